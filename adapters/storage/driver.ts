@@ -1,4 +1,4 @@
-import type { QueryResult, SqlClient, StorageEngine } from '../../core/index.js';
+import type { PgCompatiblePool, QueryResult, SqlClient, StorageEngine } from '../../core/index.js';
 
 /** What the SQL storage needs from an engine: queries, transactions and a bulk COPY. */
 export interface SqlDriver extends SqlClient {
@@ -9,6 +9,7 @@ export interface SqlDriver extends SqlClient {
   /** `COPY table (columns) FROM` CSV text, outside any transaction (atomic on its own). */
   copyCsv(table: string, columns: readonly string[], csv: string): Promise<void>;
   close(): Promise<void>;
+  pgCompatiblePool(): PgCompatiblePool;
 }
 
 export interface DriverTx extends SqlClient {

@@ -60,6 +60,17 @@ export class PgDriver implements SqlDriver {
     }
   }
 
+  pgCompatiblePool() {
+    // Callers share the pool; ending it stays the driver's job.
+    const pool = this.pool;
+    return {
+      query: (text: string, params?: unknown[]) => pool.query(text, params),
+      connect: () => pool.connect(),
+      end: async () => undefined,
+      on: (event: string, listener: (...args: any[]) => void) => pool.on(event as 'error', listener),
+    };
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }

@@ -55,6 +55,28 @@ export class PgliteDriver implements SqlDriver {
     await this.db.query(copySql(table, columns), [], { blob: new Blob([csv]) });
   }
 
+  /**
+   * A node-postgres look-alike over PGlite's one connection. A query without parameters may hold
+   * several statements (as pg's simple protocol allows), so it goes through `exec`.
+   */
+  pgCompatiblePool() {
+    const run = async (text: string, params?: unknown[]) => {
+      if (!params || params.length === 0) {
+        const results = await this.db.exec(text);
+        const last = results[results.length - 1];
+        return { rows: last?.rows ?? [], rowCount: last?.affectedRows ?? null };
+      }
+      const r = await this.db.query(text, params);
+      return { rows: r.rows as any[], rowCount: r.affectedRows ?? null };
+    };
+    return {
+      query: run,
+      connect: async () => ({ query: run, release: () => undefined }),
+      end: async () => undefined,
+      on: () => undefined,
+    };
+  }
+
   async close(): Promise<void> {
     try {
       if (!this.db.closed) await this.db.close();

@@ -30,6 +30,14 @@ export class SqlStorage implements Storage {
     return this.driver.engine;
   }
 
+  get crossProcessNotify(): boolean {
+    return this.driver.engine === 'postgres';
+  }
+
+  pgCompatiblePool() {
+    return this.driver.pgCompatiblePool();
+  }
+
   query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]) {
     return this.driver.query<R>(sql, params);
   }

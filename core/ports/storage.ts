@@ -24,6 +24,17 @@ export interface Migration {
 
 export type StorageEngine = 'pglite' | 'postgres';
 
+/**
+ * The smallest node-postgres `Pool` surface, for libraries that speak `pg` (agenda's PostgreSQL
+ * backend). On PostgreSQL it is the real pool; on the embedded engine, a look-alike over its one connection.
+ */
+export interface PgCompatiblePool {
+  query(text: string, params?: unknown[]): Promise<{ rows: any[]; rowCount: number | null }>;
+  connect(): Promise<{ query(text: string, params?: unknown[]): Promise<{ rows: any[]; rowCount: number | null }>; release(destroy?: boolean | Error): void }>;
+  end(): Promise<void>;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+}
+
 /** The storage port plugins use. Implementations live in `adapters/storage`. */
 export interface Storage extends SqlClient {
   readonly engine: StorageEngine;
@@ -37,6 +48,10 @@ export interface Storage extends SqlClient {
   migrate(owner: string, migrations: readonly Migration[]): Promise<{ applied: number[] }>;
   /** Throws when the engine cannot answer. */
   ping(): Promise<void>;
+  /** A `pg`-compatible pool over the same database (shared; never end it). */
+  pgCompatiblePool(): PgCompatiblePool;
+  /** Whether LISTEN/NOTIFY reaches other processes (PostgreSQL server: yes; embedded: single process). */
+  readonly crossProcessNotify: boolean;
   /** The meter-reading store. */
   readonly readings: TimeSeriesStore;
   close(): Promise<void>;

@@ -55,6 +55,11 @@ export interface RegisterContext<C> {
   readonly log: Logger;
   /** The plugin's own child container: what is registered here stays private. */
   readonly container: DependencyContainer;
+  /**
+   * Resolves a token exposed by a plugin registered earlier (one in `requires`). Ports such as
+   * storage may be taken here and used from `start` on.
+   */
+  resolve<T>(token: Token<T>): T;
   /** Provides a token to every plugin (registered in the root container). */
   expose<T>(token: Token<T>, factory: (resolve: <U>(t: Token<U>) => U) => T): void;
   /** Provides a token to this plugin only. */

@@ -196,6 +196,7 @@ export class PluginHost {
       kernel: this.opts.kernel,
       log,
       container: slot.container,
+      resolve: (t) => resolveToken(slot.container, t),
       expose: (token, factory) => {
         const owner = this.exposedBy.get(token.key);
         if (owner !== undefined) {
@@ -297,8 +298,9 @@ export class PluginHost {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        slot.abort.abort(new Error('start timed out'));
+        // Reject before aborting: a start that resolves on abort must not win the race.
         reject(new GfError(KernelErrors.GF_PLUGIN_START_TIMEOUT, `plugin '${id}' did not start within ${timeoutMs} ms`, { data: { plugin: id, timeoutMs } }));
+        slot.abort.abort(new Error('start timed out'));
       }, timeoutMs);
     });
     const t0 = Date.now();

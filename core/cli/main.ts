@@ -1,0 +1,217 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { resolvePlugins } from '../catalogue.js';
+import { loadConfig, loadConfigOrThrow, type GridflexConfig } from '../config/config.js';
+import { GfError, KernelErrors, isGfError } from '../errors.js';
+import { PluginHost } from '../plugin/host.js';
+import { readServerInfo } from '../server-info.js';
+import { startServer, VERSION } from '../server.js';
+
+/** Where the CLI writes; tests pass their own. */
+export interface CliIo {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const stdio: CliIo = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
+
+const HELP: Record<string, string> = {
+  main: `gridflex ${VERSION}: OpenADR and IEC standards server for demand response
+
+Usage: gridflex <command> [options]
+
+Commands:
+  serve            run the server (the default for npm start)
+  plugins          list plugins, their versions and states
+  config check     validate a config file and print every error
+
+Options: --help on any command, --version`,
+  serve: `Usage: gridflex serve [--port N] [--host ADDR] [--config FILE] [--data DIR]
+
+Runs the server until SIGINT or SIGTERM (graceful: in-flight requests finish, plugins stop in reverse).
+  --port N       TCP port (env PORT; default 8080; 0 picks a free one)
+  --host ADDR    address to listen on (env HOST; default 127.0.0.1)
+  --config FILE  JSON or YAML config (env GRIDFLEX_CONFIG)
+  --data DIR     data folder of the embedded database (env GRIDFLEX_DATA_DIR; default ./data)
+Set DATABASE_URL=postgres://... to use a PostgreSQL server instead of the embedded engine.`,
+  plugins: `Usage: gridflex plugins [--config FILE] [--data DIR] [--json]
+
+Lists plugins with versions and states. When a server holds the data folder, asks its API
+(GET /api/plugins); otherwise lists what the config would load, without starting anything.`,
+  config: `Usage: gridflex config check [FILE] [--json]
+
+Validates the config (FILE, else GRIDFLEX_CONFIG, else defaults) with environment overrides:
+the root keys, each plugin's config against its schema, unknown plugins, and requires.
+Prints every error at once; exits 1 when there is any.`,
+};
+
+/** Runs the CLI; resolves to the exit code (serve resolves when the server has stopped). */
+export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+      io.out(HELP.main!);
+      return 0;
+    }
+    if (command === '--version' || command === '-v') {
+      io.out(VERSION);
+      return 0;
+    }
+    switch (command) {
+      case 'serve':
+        return await serve(rest, io);
+      case 'plugins':
+        return await plugins(rest, io);
+      case 'config':
+        return await configCommand(rest, io);
+      default:
+        throw usage(`unknown command '${command}'; run gridflex --help`);
+    }
+  } catch (e) {
+    io.err(`gridflex: ${oneLine(e)}`);
+    return isGfError(e) && e.code === KernelErrors.GF_CLI_USAGE ? 2 : 1;
+  }
+}
+
+function usage(message: string): GfError {
+  return new GfError(KernelErrors.GF_CLI_USAGE, message);
+}
+
+function oneLine(e: unknown): string {
+  if (isGfError(e)) return `${e.code}: ${e.message}`.replace(/\s*\n\s*/g, ' ');
+  return (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ');
+}
+
+function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = false) {
+  try {
+    return parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
+  } catch (e) {
+    throw usage((e as Error).message.split('\n')[0]!);
+  }
+}
+
+function portOf(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) > 65535) throw usage(`--port must be a whole number 0..65535, got '${v}'`);
+  return Number(v);
+}
+
+async function serve(args: string[], io: CliIo): Promise<number> {
+  const { values } = parse(args, {
+    port: { type: 'string' },
+    host: { type: 'string' },
+    config: { type: 'string' },
+    data: { type: 'string' },
+  });
+  if (values.help) {
+    io.out(HELP.serve!);
+    return 0;
+  }
+  const port = portOf(values.port);
+  const config = loadConfigOrThrow({
+    file: values.config,
+    overrides: { ...(port !== undefined ? { port } : {}), ...(values.host ? { host: values.host } : {}), ...(values.data ? { dataDir: values.data } : {}) },
+  });
+  const t0 = Date.now();
+  const server = await startServer({ config });
+  io.err(`gridflex ${VERSION} ready at ${server.url} in ${Date.now() - t0} ms (health: ${server.url}/health)`);
+  return new Promise<number>((resolve) => {
+    let signalled = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      signalled++;
+      if (signalled > 1) {
+        io.err(`gridflex: ${sig} again, exiting now`);
+        process.exit(1);
+      }
+      server.log.info({ signal: sig }, 'shutting down');
+      server.close().then(
+        () => resolve(0),
+        (e) => {
+          io.err(`gridflex: shutdown failed: ${oneLine(e)}`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+async function plugins(args: string[], io: CliIo): Promise<number> {
+  const { values } = parse(args, { config: { type: 'string' }, data: { type: 'string' }, json: { type: 'boolean' } });
+  if (values.help) {
+    io.out(HELP.plugins!);
+    return 0;
+  }
+  const config = loadConfigOrThrow({ file: values.config, overrides: values.data ? { dataDir: values.data } : {} });
+  const running = readServerInfo(config.dataDir);
+  let rows: { id: string; version: string; state: string; description?: string | undefined }[];
+  let source: string;
+  if (running) {
+    const res = await fetch(`${running.url}/api/plugins`, { signal: AbortSignal.timeout(5_000) });
+    if (!res.ok) throw new Error(`server at ${running.url} answered ${res.status} to GET /api/plugins`);
+    rows = ((await res.json()) as { plugins: typeof rows }).plugins;
+    source = `server pid ${running.pid} at ${running.url}`;
+  } else {
+    const resolved = await resolvePlugins(config);
+    const plan = PluginHost.plan(resolved.plugins, resolved.configs);
+    for (const p of [...resolved.problems, ...plan.problems]) io.err(`${p.code}: ${p.message}`);
+    rows = resolved.plugins.map((p) => ({ id: p.manifest.id, version: p.manifest.version, state: 'not running', description: p.manifest.description }));
+    source = 'config (no server running on this data folder)';
+  }
+  if (values.json) {
+    io.out(JSON.stringify({ source, plugins: rows }));
+  } else {
+    io.out(`plugins from ${source}:`);
+    const w = Math.max(...rows.map((r) => r.id.length), 2);
+    for (const r of rows) io.out(`  ${r.id.padEnd(w)}  ${r.version.padEnd(8)}  ${r.state.padEnd(11)}  ${r.description ?? ''}`.trimEnd());
+  }
+  return 0;
+}
+
+async function configCommand(args: string[], io: CliIo): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === '--help' || sub === '-h' || sub === undefined) {
+    io.out(HELP.config!);
+    return sub === undefined ? 2 : 0;
+  }
+  if (sub !== 'check') throw usage(`unknown config command '${sub}'; try gridflex config check`);
+  const { values, positionals } = parse(rest, { json: { type: 'boolean' } }, true);
+  if (values.help) {
+    io.out(HELP.config!);
+    return 0;
+  }
+  if (positionals.length > 1) throw usage('config check takes at most one file');
+  const errors = await checkConfig(positionals[0]);
+  if (values.json) io.out(JSON.stringify({ ok: errors.errors.length === 0, source: errors.source, errors: errors.errors }));
+  else if (errors.errors.length === 0) io.out(`config OK (${errors.source}): plugins ${errors.plugins.join(', ')}`);
+  else {
+    io.err(`config ${errors.source} has ${errors.errors.length} error(s):`);
+    for (const e of errors.errors) io.err(`  ${e.code} ${e.path}: ${e.message}`);
+  }
+  return errors.errors.length === 0 ? 0 : 1;
+}
+
+/** Every problem in a config: root schema, unknown or unloadable plugins, plugin configs, requires. */
+export async function checkConfig(file: string | undefined): Promise<{
+  source: string;
+  plugins: string[];
+  errors: { code: string; path: string; message: string }[];
+}> {
+  let loaded;
+  try {
+    loaded = loadConfig({ file });
+  } catch (e) {
+    const code = isGfError(e) ? e.code : KernelErrors.GF_CONFIG_UNREADABLE;
+    return { source: file ?? 'defaults', plugins: [], errors: [{ code, path: '(file)', message: (e as Error).message }] };
+  }
+  const errors: { code: string; path: string; message: string }[] = loaded.violations.map((v) => ({ code: KernelErrors.GF_CONFIG_INVALID, path: v.path, message: v.message }));
+  if (errors.length > 0) return { source: loaded.source, plugins: [], errors };
+  const config: GridflexConfig = loaded.config;
+  const resolved = await resolvePlugins(config);
+  const plan = PluginHost.plan(resolved.plugins, resolved.configs);
+  for (const p of [...resolved.problems, ...plan.problems]) {
+    if (p.violations) for (const v of p.violations) errors.push({ code: p.code, path: v.path, message: v.message });
+    else errors.push({ code: p.code, path: `plugins.${p.plugin}`, message: p.message });
+  }
+  return { source: loaded.source, plugins: resolved.plugins.map((p) => p.manifest.id), errors };
+}

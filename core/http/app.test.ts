@@ -1,0 +1,197 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { createLogger, createRootContainer, definePlugin, GfError, KernelErrors, PluginHost, Router } from '../index.js';
+import { createHttpApp, type HttpApp } from './app.js';
+import { Metrics } from './metrics.js';
+
+/** A real Koa app on loopback with a test plugin's routes; log lines are captured. */
+async function start(opts: { failReadiness?: boolean; bodyLimitBytes?: number } = {}) {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
+      cb();
+    },
+  });
+  const log = createLogger({ level: 'info', destination: sink });
+  const plugin = definePlugin({
+    manifest: { id: 't', version: '1.0.0' },
+    register(ctx) {
+      const r = new Router();
+      r.post('/echo', (c) => {
+        c.body = { got: c.request.body ?? null, xmlRoot: c.state.xml ? Object.keys(c.state.xml as object)[0] : null };
+      });
+      r.get('/items/:id', (c) => {
+        c.body = { id: c.params.id };
+      });
+      r.get('/coded', () => {
+        throw new GfError(KernelErrors.GF_VALIDATION_FAILED, 'limit must be at most 50', { data: { field: 'limit' } });
+      });
+      r.get('/crash', () => {
+        throw new Error('secret connection string postgres://u:p@h');
+      });
+      ctx.mount('/api/t', r);
+      ctx.readiness('always', async () => {
+        if (opts.failReadiness) throw new Error('meter head-end unreachable');
+      });
+    },
+  });
+  const host = new PluginHost({ plugins: [plugin], root: createRootContainer(), log, kernel: { dataDir: '', databaseUrl: undefined, instanceId: 't' } });
+  const app: HttpApp = createHttpApp({
+    log,
+    metrics: new Metrics(),
+    bodyLimitBytes: opts.bodyLimitBytes ?? 2048,
+    version: '9.9.9',
+    pluginStatus: () => host.status(),
+    readinessChecks: () => host.readiness(),
+  });
+  const server = http.createServer(app.app.callback());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    base,
+    app,
+    lines,
+    async boot() {
+      await host.boot();
+      app.mount(host.mounts);
+      app.setPhase('ready');
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+type Started = Awaited<ReturnType<typeof start>>;
+
+async function problem(res: Response, status: number, code: string) {
+  assert.equal(res.status, status);
+  assert.match(res.headers.get('content-type') ?? '', /^application\/problem\+json/);
+  const body = (await res.json()) as Record<string, unknown>;
+  assert.equal(body.status, status, 'status is a number equal to the HTTP status');
+  assert.equal(body.code, code);
+  assert.equal(body.type, `urn:gridflex:problem:${code}`);
+  for (const k of ['title', 'detail', 'instance', 'referenceId']) assert.equal(typeof body[k], 'string', k);
+  return body;
+}
+
+describe('HTTP app', () => {
+  let s: Started;
+  before(async () => {
+    s = await start();
+  });
+  after(() => s.close());
+
+  it('answers liveness while starting, and readiness only once plugins are up', async () => {
+    const health = await fetch(`${s.base}/health`);
+    assert.equal(health.status, 200);
+    assert.deepEqual(((await health.json()) as { phase: string }).phase, 'starting');
+    const notReady = await problem(await fetch(`${s.base}/ready`), 503, 'GF_HTTP_NOT_READY');
+    assert.equal(notReady.phase, 'starting');
+    await problem(await fetch(`${s.base}/api/t/items/1`), 503, 'GF_HTTP_NOT_READY');
+    await s.boot();
+    const ready = await fetch(`${s.base}/ready`);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(await ready.json(), { status: 'ready', plugins: { t: 'started' } });
+  });
+
+  it('maps an unknown route to 404 problem+json whose reference id is in the log line', async () => {
+    const body = await problem(await fetch(`${s.base}/no/such/thing`, { headers: { 'x-request-id': 'req-abc_123' } }), 404, 'GF_HTTP_NOT_FOUND');
+    assert.equal(body.instance, '/no/such/thing');
+    assert.equal(body.referenceId, 'req-abc_123');
+    const line = s.lines.find((l) => l.referenceId === 'req-abc_123' && l.code === 'GF_HTTP_NOT_FOUND');
+    assert.ok(line, 'the error log line carries the reference id');
+    assert.ok(s.lines.some((l) => l.reqId === 'req-abc_123' && l.msg === 'request' && l.status === 404), 'the access line too');
+  });
+
+  it('answers 405 with Allow for a known path and wrong method', async () => {
+    const res = await fetch(`${s.base}/api/t/items/7`, { method: 'DELETE' });
+    await problem(res, 405, 'GF_HTTP_METHOD_NOT_ALLOWED');
+    assert.match(res.headers.get('allow') ?? '', /GET/);
+  });
+
+  it('parses JSON, and refuses malformed JSON with 400', async () => {
+    const ok = await fetch(`${s.base}/api/t/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":[1,2]}' });
+    assert.deepEqual(await ok.json(), { got: { a: [1, 2] }, xmlRoot: null });
+    const bad = await problem(
+      await fetch(`${s.base}/api/t/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":' }),
+      400,
+      'GF_HTTP_MALFORMED_BODY',
+    );
+    assert.match(String(bad.detail), /not valid JSON/);
+  });
+
+  it('parses well-formed XML with namespaces, and refuses malformed XML with 400', async () => {
+    const xml = '<?xml version="1.0"?><oadr:oadrPayload xmlns:oadr="http://openadr.org/oadr-2.0b/2012/07"><a>1</a></oadr:oadrPayload>';
+    const ok = await fetch(`${s.base}/api/t/echo`, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: xml });
+    const body = (await ok.json()) as { got: string; xmlRoot: string };
+    assert.equal(body.got, xml, 'the raw XML text is kept');
+    assert.equal(body.xmlRoot, 'oadr:oadrPayload');
+    const bad = await problem(
+      await fetch(`${s.base}/api/t/echo`, { method: 'POST', headers: { 'content-type': 'text/xml' }, body: '<a><b></a>' }),
+      400,
+      'GF_HTTP_MALFORMED_BODY',
+    );
+    assert.match(String(bad.detail), /not well-formed XML/);
+  });
+
+  it('refuses a body over the limit with 413', async () => {
+    await problem(
+      await fetch(`${s.base}/api/t/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x: 'y'.repeat(5000) }) }),
+      413,
+      'GF_HTTP_BODY_TOO_LARGE',
+    );
+  });
+
+  it('refuses an unsupported or missing content type with 415', async () => {
+    const b = await problem(
+      await fetch(`${s.base}/api/t/echo`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1' }),
+      415,
+      'GF_HTTP_UNSUPPORTED_MEDIA_TYPE',
+    );
+    assert.equal(b.contentType, 'application/x-www-form-urlencoded');
+    await problem(await fetch(`${s.base}/api/t/echo`, { method: 'POST', body: new Uint8Array([1, 2, 3]) }), 415, 'GF_HTTP_UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('maps a coded error from a route to its status, and hides the internals of an unexpected one', async () => {
+    const coded = await problem(await fetch(`${s.base}/api/t/coded`), 400, 'GF_VALIDATION_FAILED');
+    assert.equal(coded.detail, 'limit must be at most 50');
+    assert.equal(coded.field, 'limit');
+    const crash = await problem(await fetch(`${s.base}/api/t/crash`), 500, 'GF_INTERNAL_ERROR');
+    assert.doesNotMatch(JSON.stringify(crash), /postgres:\/\//);
+    const logged = s.lines.find((l) => l.referenceId === crash.referenceId && l.level === 50);
+    assert.ok(logged, 'the 500 is logged at error level with its reference id');
+    assert.match(JSON.stringify(logged), /secret connection string/, 'the cause is in the log, not in the response');
+  });
+
+  it('exports Prometheus metrics: request counts and latency per route, plugin states', async () => {
+    await fetch(`${s.base}/api/t/items/42`);
+    const res = await fetch(`${s.base}/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    assert.match(text, /gridflex_http_requests_total\{method="GET",route="\/api\/t\/items\/:id",status="200"\} [1-9]/);
+    assert.match(text, /gridflex_http_request_duration_seconds_bucket\{le="0\.005",method="GET",route="\/api\/t\/items\/:id"\} \d+/);
+    assert.match(text, /gridflex_plugin_state\{plugin="t",state="started"\} 1/);
+    assert.match(text, /route="unmatched",status="404"/, 'unknown paths share one label');
+  });
+
+  it('lists plugins at /api/plugins', async () => {
+    const body = (await (await fetch(`${s.base}/api/plugins`)).json()) as { plugins: { id: string; state: string }[] };
+    assert.deepEqual(body.plugins.map((p) => [p.id, p.state]), [['t', 'started']]);
+  });
+});
+
+describe('HTTP app readiness checks', () => {
+  it('is not ready while a plugin readiness check fails, and names it', async () => {
+    const s = await start({ failReadiness: true });
+    try {
+      await s.boot();
+      const body = await problem(await fetch(`${s.base}/ready`), 503, 'GF_HTTP_NOT_READY');
+      assert.deepEqual(body.checks, { 't.always': 'meter head-end unreachable' });
+    } finally {
+      await s.close();
+    }
+  });
+});

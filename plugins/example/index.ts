@@ -1,0 +1,29 @@
+import { definePlugin, GfError, KernelErrors, Router, StorageToken } from '../../core/index.js';
+
+/** The README's example plugin: a route, a config key with a default, and its own table. */
+export default definePlugin<{ greeting: string }>({
+  manifest: {
+    id: 'example', version: '1.0.0', requires: ['storage'], description: 'Greets people and counts the greetings',
+    config: { type: 'object', additionalProperties: false, properties: { greeting: { type: 'string', minLength: 1, default: 'Hello' } } },
+  },
+  register(ctx) {
+    const storage = ctx.resolve(StorageToken);
+    const router = new Router();
+    router.post('/greetings', async (http) => {
+      const name = (http.request.body as { name?: unknown } | undefined)?.name;
+      if (typeof name !== 'string' || !/^\p{L}[\p{L} .'-]{0,63}$/u.test(name)) {
+        throw new GfError(KernelErrors.GF_VALIDATION_FAILED, 'body.name must be 1 to 64 letters', { data: { field: 'name' } });
+      }
+      await storage.query('INSERT INTO example_greetings (name) VALUES ($1)', [name]);
+      const { rows } = await storage.query<{ n: number }>('SELECT count(*)::int AS n FROM example_greetings');
+      http.status = 201;
+      http.body = { message: `${ctx.config.greeting}, ${name}!`, count: rows[0]!.n };
+    });
+    ctx.mount('/api/example', router);
+  },
+  async start(ctx) {
+    await ctx.resolve(StorageToken).migrate('example', [
+      { version: 1, name: 'greetings', up: 'CREATE TABLE example_greetings (id serial PRIMARY KEY, name text NOT NULL)' },
+    ]);
+  },
+});

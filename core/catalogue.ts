@@ -1,4 +1,5 @@
-import { pathToFileURL } from 'node:url';
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 import type { GridflexConfig } from './config/config.js';
 import { GfError, KernelErrors } from './errors.js';
@@ -71,11 +72,21 @@ export async function resolvePlugins(config: GridflexConfig, extra: readonly Plu
   return { plugins, configs, problems };
 }
 
+/**
+ * Under tsx the kernel runs from `.ts` files; importing the `.js` URL of a source file would load a
+ * second copy of every module it imports (two `core`s). Point at the file that exists instead.
+ */
+function sameFileAsSources(href: string): string {
+  const file = fileURLToPath(href);
+  if (!existsSync(file) && file.endsWith('.js') && existsSync(`${file.slice(0, -3)}.ts`)) return `${href.slice(0, -3)}.ts`;
+  return href;
+}
+
 /** Imports a plugin module and returns its definition (the default export, or the only plugin export). */
 export async function loadPluginModule(specifier: string, relativeToKernel = false): Promise<PluginDefinition<any>> {
   let target = specifier;
-  if (relativeToKernel) target = new URL(specifier, import.meta.url).href;
-  else if (path.isAbsolute(specifier)) target = pathToFileURL(specifier).href;
+  if (relativeToKernel) target = sameFileAsSources(new URL(specifier, import.meta.url).href);
+  else if (path.isAbsolute(specifier)) target = sameFileAsSources(pathToFileURL(specifier).href);
   const mod = (await import(target)) as Record<string, unknown>;
   const candidates = [mod.default, ...Object.values(mod)].filter((v) => v && describeDefinitionProblems(v).length === 0);
   const def = candidates[0] as PluginDefinition<any> | undefined;

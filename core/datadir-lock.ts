@@ -18,7 +18,9 @@ export interface DataDirLock {
   release(): void;
 }
 
-const heldHere = new Set<string>();
+// Process-wide, not module-wide: two copies of this module (a plugin bundling the kernel, or tsx's
+// CommonJS and ESM graphs under mocha) must still see one another's locks.
+const heldHere: Set<string> = ((globalThis as Record<symbol, unknown>)[Symbol.for('gridflex.dataDirLocks')] ??= new Set<string>()) as Set<string>;
 const LOCK_NAME = 'gridflex.lock';
 
 function alive(pid: number): boolean {

@@ -66,8 +66,15 @@ export class GfError extends Error {
   }
 }
 
+/**
+ * Structural, not `instanceof`: a plugin may bring its own copy of the kernel package, and its
+ * coded errors must still map to their codes at the edge.
+ */
 export function isGfError(e: unknown): e is GfError {
-  return e instanceof GfError;
+  if (e instanceof GfError) return true;
+  if (!(e instanceof Error) || e.name !== 'GfError') return false;
+  const x = e as Error & Partial<Record<'code' | 'status' | 'title', unknown>>;
+  return typeof x.code === 'string' && typeof x.status === 'number' && typeof x.title === 'string';
 }
 
 /** Kernel error codes. Keep `docs/errors.md` in step (a test checks it). */

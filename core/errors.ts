@@ -110,6 +110,5 @@ export const KernelErrors = defineErrors({
   GF_TS_INVALID_READING: { status: 400, title: 'Reading is invalid' },
   GF_TS_UNIT_MISMATCH: { status: 400, title: 'Reading unit does not match its quantity' },
   GF_TS_DUPLICATE: { status: 409, title: 'Reading already stored' },
-  GF_SCHEDULER_UNKNOWN_JOB: { status: 500, title: 'Job is not defined' },
   GF_SCHEDULER_INVALID_SCHEDULE: { status: 500, title: 'Job schedule is invalid' },
 });

@@ -211,36 +211,20 @@ export class SqlTimeSeriesStore implements TimeSeriesStore {
       params.push(q.resolutionS);
       sql += ' AND resolution_s = $3';
     }
-    const r = await this.driver.query<{ series_id: number; meter_id: string; quantity: Quantity; resolution_s: number; unit: string; party_id: string | null; asset_id: string | null }>(sql, params);
+    const r = await this.driver.query<SeriesRow>(sql, params);
     const order = new Map(q.meterIds.map((m, i) => [m, i]));
     return r.rows
-      .map((row) => ({
-        seriesId: row.series_id,
-        meterId: row.meter_id,
-        quantity: row.quantity,
-        resolutionS: row.resolution_s,
-        unit: row.unit,
-        partyId: row.party_id,
-        assetId: row.asset_id,
-      }))
+      .map(toSeriesInfo)
       .sort((a, b) => order.get(a.meterId)! - order.get(b.meterId)! || a.resolutionS - b.resolutionS);
   }
 
   async listSeries(filter: { meterId?: string; quantity?: Quantity } = {}): Promise<SeriesInfo[]> {
-    const r = await this.driver.query<{ series_id: number; meter_id: string; quantity: Quantity; resolution_s: number; unit: string; party_id: string | null; asset_id: string | null }>(
+    const r = await this.driver.query<SeriesRow>(
       `SELECT series_id, meter_id, quantity, resolution_s, unit, party_id, asset_id FROM gf_series
        WHERE ($1::text IS NULL OR meter_id = $1) AND ($2::text IS NULL OR quantity = $2) ORDER BY meter_id, quantity, resolution_s`,
       [filter.meterId ?? null, filter.quantity ?? null],
     );
-    return r.rows.map((row) => ({
-      seriesId: row.series_id,
-      meterId: row.meter_id,
-      quantity: row.quantity,
-      resolutionS: row.resolution_s,
-      unit: row.unit,
-      partyId: row.party_id,
-      assetId: row.asset_id,
-    }));
+    return r.rows.map(toSeriesInfo);
   }
 
   async deleteRange(q: RangeQuery): Promise<number> {
@@ -261,6 +245,20 @@ export class SqlTimeSeriesStore implements TimeSeriesStore {
     );
     return Number(r.rows[0]!.n);
   }
+}
+
+type SeriesRow = { series_id: number; meter_id: string; quantity: Quantity; resolution_s: number; unit: string; party_id: string | null; asset_id: string | null };
+
+function toSeriesInfo(row: SeriesRow): SeriesInfo {
+  return {
+    seriesId: row.series_id,
+    meterId: row.meter_id,
+    quantity: row.quantity,
+    resolutionS: row.resolution_s,
+    unit: row.unit,
+    partyId: row.party_id,
+    assetId: row.asset_id,
+  };
 }
 
 function seriesKey(meterId: string, quantity: string, resolutionS: number): string {

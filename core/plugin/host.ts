@@ -190,13 +190,10 @@ export class PluginHost {
     const id = slot.def.manifest.id;
     const log = this.opts.log.child({ plugin: id });
     const resolveIn = (c: DependencyContainer) => <U>(t: Token<U>): U => resolveToken(c, t);
+    // What register, start and stop all see.
+    const base = { pluginId: id, config: slot.config, kernel: this.opts.kernel, log, container: slot.container, resolve: resolveIn(slot.container) };
     const ctx: RegisterContext<unknown> = {
-      pluginId: id,
-      config: slot.config,
-      kernel: this.opts.kernel,
-      log,
-      container: slot.container,
-      resolve: (t) => resolveToken(slot.container, t),
+      ...base,
       expose: (token, factory) => {
         const owner = this.exposedBy.get(token.key);
         if (owner !== undefined) {
@@ -247,12 +244,7 @@ export class PluginHost {
       throw err;
     }
     slot.ctx = {
-      pluginId: id,
-      config: slot.config,
-      kernel: this.opts.kernel,
-      log,
-      container: slot.container,
-      resolve: (t) => resolveToken(slot.container, t),
+      ...base,
       extensions: (p) => this.entriesOf(p),
       signal: slot.abort.signal,
     };

@@ -61,7 +61,7 @@ describe('server', function () {
     assert.deepEqual(await res.json(), { waited: 700 });
     await closing;
     await assert.rejects(fetch(`${s.url}/health`), 'the port is closed');
-    assert.deepEqual(s.host.status().map((p) => p.state), ['stopped', 'stopped', 'stopped', 'stopped']);
+    assert.ok(s.host.status().every((p) => p.state === 'stopped'), JSON.stringify(s.host.status()));
   });
 
   it('refuses a second server on the same data folder while the first runs', async () => {

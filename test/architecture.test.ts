@@ -8,7 +8,7 @@ const ALLOWED: Record<string, string[]> = {
   standards: ['standards'],
   core: ['core', 'standards'],
   adapters: ['adapters', 'core', 'standards'],
-  plugins: ['plugins', 'core'],
+  plugins: ['plugins', 'core', 'standards'],
   contracts: ['contracts'],
   conformance: ['conformance', 'standards'],
 };

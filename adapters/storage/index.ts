@@ -45,7 +45,7 @@ export const storagePlugin = definePlugin<StorageConfig>({
     ctx.readiness('database', async () => get().ping());
   },
   async start(ctx) {
-    const s = await openStorage(ctx.kernel, { poolSize: ctx.config.poolSize, command: 'gridflex serve' });
+    const s = await openStorage(ctx.kernel, { poolSize: ctx.config.poolSize, command: `gridflex ${process.argv[2] ?? ''}`.trim() });
     ctx.resolve(OpenStorageToken).set(s);
     ctx.log.info({ engine: s.engine }, 'storage open');
   },

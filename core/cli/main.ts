@@ -1,4 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { pino } from 'pino';
+import { createRootContainer } from '../di.js';
+import { createLogger } from '../log.js';
 import { resolvePlugins } from '../catalogue.js';
 import { loadConfig, loadConfigOrThrow, type GridflexConfig } from '../config/config.js';
 import { GfError, KernelErrors, isGfError } from '../errors.js';
@@ -50,6 +53,11 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
   try {
     if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
       io.out(HELP.main!);
+      const extra = await pluginCommands(undefined).catch(() => []);
+      if (extra.length > 0) {
+        io.out('\nCommands of loaded plugins:');
+        for (const c of extra) io.out(`  ${c.name.padEnd(16)} ${c.summary} (${c.plugin})`);
+      }
       return 0;
     }
     if (command === '--version' || command === '-v') {
@@ -64,11 +72,76 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
       case 'config':
         return await configCommand(rest, io);
       default:
-        throw usage(`unknown command '${command}'; run gridflex --help`);
+        return await pluginCommand(command, rest, io);
     }
   } catch (e) {
     io.err(`gridflex: ${oneLine(e)}`);
     return isGfError(e) && e.code === KernelErrors.GF_CLI_USAGE ? 2 : 1;
+  }
+}
+
+/** The commands the configured plugins add. */
+async function pluginCommands(configFile: string | undefined) {
+  const config = loadConfigOrThrow({ file: configFile });
+  const { plugins } = await resolvePlugins(config);
+  return plugins.flatMap((p) => Object.entries(p.commands ?? {}).map(([name, cmd]) => ({ name, summary: cmd.summary, plugin: p.manifest.id, cmd, def: p })));
+}
+
+/**
+ * Runs a command a plugin adds: boots that plugin and its requires (no HTTP) on the configured
+ * storage, runs it, stops them. The embedded engine is single-process, so while a server holds the
+ * data folder this refuses (GF_STORAGE_LOCKED) rather than open it twice.
+ */
+async function pluginCommand(name: string, args: string[], io: CliIo): Promise<number> {
+  const { values, tokens } = parseArgs({
+    args,
+    options: { config: { type: 'string' }, data: { type: 'string' } },
+    strict: false,
+    tokens: true,
+  });
+  const configFile = typeof values.config === 'string' ? values.config : undefined;
+  const config = loadConfigOrThrow({ file: configFile, overrides: typeof values.data === 'string' ? { dataDir: values.data } : {} });
+  const resolved = await resolvePlugins(config);
+  const owner = resolved.plugins.find((p) => p.commands?.[name]);
+  if (!owner) throw usage(`unknown command '${name}'; run gridflex --help`);
+  const cmd = owner.commands![name]!;
+  // The command sees its own arguments, without the kernel's --config/--data.
+  const own: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const t = tokens?.find((x) => x.index === i);
+    if (t?.kind === 'option' && (t.name === 'config' || t.name === 'data')) {
+      if (t.inlineValue === false) i++;
+      continue;
+    }
+    own.push(args[i]!);
+  }
+  if (own.includes('--help') || own.includes('-h')) {
+    io.out(cmd.usage);
+    return 0;
+  }
+  if (!config.database.url) {
+    const holder = readServerInfo(config.dataDir);
+    if (holder) {
+      throw new GfError(KernelErrors.GF_STORAGE_LOCKED, `data folder ${config.dataDir} is in use by the server at ${holder.url} (pid ${holder.pid}); stop it first, or run this against a PostgreSQL DATABASE_URL`, {
+        data: { dataDir: config.dataDir, pid: holder.pid, url: holder.url },
+      });
+    }
+  }
+  const plugins = PluginHost.closure(resolved.plugins, owner.manifest.id);
+  const log = createLogger({ level: process.env.LOG_LEVEL ?? 'warn', destination: pino.destination({ fd: 2, sync: true }) });
+  const host = new PluginHost({
+    plugins,
+    configs: resolved.configs,
+    root: createRootContainer(),
+    log,
+    kernel: { dataDir: config.dataDir, databaseUrl: config.database.url || undefined, instanceId: `cli-${process.pid}` },
+    startTimeoutMs: config.server.startTimeoutMs,
+  });
+  await host.boot();
+  try {
+    return await cmd.run(own, host.contextOf(owner.manifest.id), io);
+  } finally {
+    await host.stop();
   }
 }
 

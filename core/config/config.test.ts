@@ -66,9 +66,7 @@ describe('config loading', () => {
       'g.yaml',
       'plugins:\n  example:\n    config: { greeting: "", extra: 1 }\n  nosuch: {}\n  scheduler:\n    enabled: false\n    config: { processEveryMs: 1 }\n',
     );
-    const saved = process.env.GRIDFLEX_CONFIG;
     const r = await checkConfig(f);
-    process.env.GRIDFLEX_CONFIG = saved;
     const got = r.errors.map((e) => `${e.code} ${e.path}`).sort();
     assert.deepEqual(got, [
       'GF_CONFIG_INVALID plugins.scheduler',

@@ -98,7 +98,8 @@ describe('HTTP app', () => {
 
   it('maps an unknown route to 404 problem+json whose reference id is in the log line', async () => {
     const body = await problem(await fetch(`${s.base}/no/such/thing`, { headers: { 'x-request-id': 'req-abc_123' } }), 404, 'GF_HTTP_NOT_FOUND');
-    assert.equal(body.instance, '/no/such/thing');
+    assert.equal(body.instance, 'urn:gridflex:request:req-abc_123');
+    assert.equal(body.path, '/no/such/thing');
     assert.equal(body.referenceId, 'req-abc_123');
     const line = s.lines.find((l) => l.referenceId === 'req-abc_123' && l.code === 'GF_HTTP_NOT_FOUND');
     assert.ok(line, 'the error log line carries the reference id');
@@ -109,6 +110,16 @@ describe('HTTP app', () => {
     const res = await fetch(`${s.base}/api/t/items/7`, { method: 'DELETE' });
     await problem(res, 405, 'GF_HTTP_METHOD_NOT_ALLOWED');
     assert.match(res.headers.get('allow') ?? '', /GET/);
+  });
+
+  it('parses form bodies and refuses a repeated parameter', async () => {
+    const ok = await fetch(`${s.base}/api/t/echo`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials&scope=a+b' });
+    assert.deepEqual(await ok.json(), { got: { grant_type: 'client_credentials', scope: 'a b' }, xmlRoot: null });
+    await problem(
+      await fetch(`${s.base}/api/t/echo`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1&a=2' }),
+      400,
+      'GF_HTTP_MALFORMED_BODY',
+    );
   });
 
   it('parses JSON, and refuses malformed JSON with 400', async () => {
@@ -146,11 +157,11 @@ describe('HTTP app', () => {
 
   it('refuses an unsupported or missing content type with 415', async () => {
     const b = await problem(
-      await fetch(`${s.base}/api/t/echo`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1' }),
+      await fetch(`${s.base}/api/t/echo`, { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=x' }, body: '--x--' }),
       415,
       'GF_HTTP_UNSUPPORTED_MEDIA_TYPE',
     );
-    assert.equal(b.contentType, 'application/x-www-form-urlencoded');
+    assert.equal(b.contentType, 'multipart/form-data; boundary=x');
     await problem(await fetch(`${s.base}/api/t/echo`, { method: 'POST', body: new Uint8Array([1, 2, 3]) }), 415, 'GF_HTTP_UNSUPPORTED_MEDIA_TYPE');
   });
 

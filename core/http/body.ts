@@ -14,7 +14,7 @@ declare module 'koa' {
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-export type BodyKind = 'json' | 'xml' | 'text';
+export type BodyKind = 'json' | 'xml' | 'text' | 'form';
 
 /** Which media types the kernel parses; anything else with a body is refused with 415. */
 export function bodyKindOf(contentType: string | undefined): BodyKind | undefined {
@@ -23,6 +23,7 @@ export function bodyKindOf(contentType: string | undefined): BodyKind | undefine
   if (mt === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(mt)) return 'json';
   if (mt === 'application/xml' || mt === 'text/xml' || /^application\/[a-z0-9.+-]+\+xml$/.test(mt)) return 'xml';
   if (mt === 'text/plain' || mt === 'text/csv') return 'text';
+  if (mt === 'application/x-www-form-urlencoded') return 'form';
   return undefined;
 }
 
@@ -40,7 +41,7 @@ export function bodyParser(limitBytes: number) {
     if (!kind) {
       throw new GfError(
         KernelErrors.GF_HTTP_UNSUPPORTED_MEDIA_TYPE,
-        `content type '${ctx.get('content-type') || '(none)'}' is not accepted; send application/json, application/xml or text/plain`,
+        `content type '${ctx.get('content-type') || '(none)'}' is not accepted; send application/json, application/xml, application/x-www-form-urlencoded or text/plain`,
         { data: { contentType: ctx.get('content-type') || null } },
       );
     }
@@ -66,6 +67,15 @@ export function bodyParser(limitBytes: number) {
         xmlParser.reset();
       }
       ctx.request.body = raw;
+    } else if (kind === 'form') {
+      // OAuth2 token requests (RFC 6749 §4.4.2); a repeated parameter is a malformed request (§3.1).
+      const params = new URLSearchParams(raw);
+      const out: Record<string, string> = {};
+      for (const [k, v] of params) {
+        if (k in out) throw new GfError(KernelErrors.GF_HTTP_MALFORMED_BODY, `form parameter '${k}' is repeated`);
+        out[k] = v;
+      }
+      ctx.request.body = out;
     } else {
       ctx.request.body = raw;
     }

@@ -7,6 +7,8 @@ export interface ProblemDetails {
   status: number;
   detail: string;
   instance: string;
+  /** The request path (an extension member; `instance` names the occurrence). */
+  path: string;
   code: string;
   referenceId: string;
   [extension: string]: unknown;
@@ -20,14 +22,16 @@ export function problemType(code: string): string {
 }
 
 /** Maps any thrown value to a problem. Unknown errors become GF_INTERNAL_ERROR with no internals leaked. */
-export function toProblem(err: unknown, instance: string, referenceId: string): ProblemDetails {
+export function toProblem(err: unknown, path: string, referenceId: string): ProblemDetails {
   const e = normaliseError(err);
   const problem: ProblemDetails = {
     type: problemType(e.code),
     title: e.title,
     status: e.status,
     detail: e.message,
-    instance,
+    // An absolute URI naming this occurrence (OpenADR 3's problem schema requires format uri).
+    instance: `urn:gridflex:request:${referenceId}`,
+    path,
     code: e.code,
     referenceId,
   };

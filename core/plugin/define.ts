@@ -88,8 +88,29 @@ export interface StartContext<C> {
   readonly signal: AbortSignal;
 }
 
+/** Where a plugin command writes. */
+export interface CommandIo {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+/**
+ * A `gridflex <name> …` command a plugin adds. The CLI boots the plugin and what it requires
+ * (no HTTP), runs the command with the plugin's started context, and stops them again.
+ */
+export interface PluginCommand<C = Record<string, unknown>> {
+  /** One line for `gridflex --help`. */
+  readonly summary: string;
+  /** The full `--help` text. */
+  readonly usage: string;
+  /** Resolves to the exit code. Usage errors: throw GF_CLI_USAGE. */
+  run(args: string[], ctx: StartContext<C>, io: CommandIo): Promise<number>;
+}
+
 export interface PluginDefinition<C = Record<string, unknown>> {
   readonly manifest: PluginManifest;
+  /** Commands this plugin adds to the CLI, by name. */
+  readonly commands?: Readonly<Record<string, PluginCommand<C>>>;
   register(ctx: RegisterContext<C>): void;
   start?(ctx: StartContext<C>): Promise<void>;
   stop?(ctx: StartContext<C>): Promise<void>;

@@ -378,6 +378,26 @@ export class PluginHost {
     return failures;
   }
 
+  /** The started context of a plugin (for plugin CLI commands). */
+  contextOf(id: string): StartContext<unknown> {
+    const ctx = this.slots.get(id)?.ctx;
+    if (!ctx) throw new Error(`plugin ${id} is not registered`);
+    return ctx;
+  }
+
+  /** The plugins `id` needs, transitively, in definition order, itself last. */
+  static closure(plugins: readonly PluginDefinition<any>[], id: string): PluginDefinition<any>[] {
+    const byId = new Map(plugins.map((p) => [p.manifest.id, p]));
+    const need = new Set<string>();
+    const visit = (x: string) => {
+      if (need.has(x) || !byId.has(x)) return;
+      need.add(x);
+      for (const r of byId.get(x)!.manifest.requires ?? []) visit(r);
+    };
+    visit(id);
+    return plugins.filter((p) => need.has(p.manifest.id));
+  }
+
   /** Resolves an exposed token from the root container. */
   resolve<T>(token: Token<T>): T {
     return resolveToken(this.opts.root, token);

@@ -1,0 +1,134 @@
+import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { jwtVerify, SignJWT } from 'jose';
+import { GfError, KernelErrors, type Storage } from '../../core/index.js';
+import { ROLE_SCOPES, type ClientRole, type Scope } from '../../standards/openadr3/types.js';
+import { Oa3Errors } from './errors.js';
+
+/** Who is calling, from a verified bearer token. */
+export interface Principal {
+  clientId: string;
+  role: ClientRole;
+  scopes: ReadonlySet<Scope>;
+}
+
+export interface ClientSeed {
+  clientId: string;
+  clientSecret: string;
+  role: ClientRole;
+  name: string;
+}
+
+const CLIENT_ID = /^[A-Za-z0-9_.-]{1,128}$/;
+const ISSUER = 'gridflex';
+
+function hashSecret(secret: string): string {
+  const salt = randomBytes(16);
+  return `scrypt$${salt.toString('base64url')}$${scryptSync(secret, salt, 32).toString('base64url')}`;
+}
+
+function secretMatches(secret: string, stored: string): boolean {
+  const [scheme, salt, hash] = stored.split('$');
+  if (scheme !== 'scrypt' || !salt || !hash) return false;
+  const want = Buffer.from(hash, 'base64url');
+  const got = scryptSync(secret, Buffer.from(salt, 'base64url'), want.length);
+  return timingSafeEqual(want, got);
+}
+
+/** Client credentials (client id, secret hash, role), kept in the database. */
+export class ClientRegistry {
+  constructor(private readonly storage: Storage) {}
+
+  /** Adds a client; generates the id and secret unless given. Returns the secret once. */
+  async add(c: { name: string; role: ClientRole; clientId?: string; clientSecret?: string }): Promise<{ clientId: string; clientSecret: string }> {
+    const clientId = c.clientId ?? `${c.role}-${randomBytes(9).toString('base64url')}`;
+    const clientSecret = c.clientSecret ?? randomBytes(24).toString('base64url');
+    if (!CLIENT_ID.test(clientId)) throw new GfError(KernelErrors.GF_VALIDATION_FAILED, `client id '${clientId}' must match ${CLIENT_ID}`);
+    if (c.role !== 'bl' && c.role !== 'ven') throw new GfError(KernelErrors.GF_VALIDATION_FAILED, `role must be bl or ven, got '${String(c.role)}'`);
+    if (!c.name || c.name.length > 128) throw new GfError(KernelErrors.GF_VALIDATION_FAILED, 'name must be 1 to 128 characters');
+    if (clientSecret.length < 8) throw new GfError(KernelErrors.GF_VALIDATION_FAILED, 'client secret must be at least 8 characters');
+    const r = await this.storage.query('INSERT INTO oa3_clients (client_id, name, role, secret_hash) VALUES ($1, $2, $3, $4) ON CONFLICT (client_id) DO NOTHING', [
+      clientId,
+      c.name,
+      c.role,
+      hashSecret(clientSecret),
+    ]);
+    if (r.rowCount === 0) throw new GfError(Oa3Errors.GF_OA3_CONFLICT, `client '${clientId}' exists`);
+    return { clientId, clientSecret };
+  }
+
+  /** Creates or updates seeded clients (config), so demos and tests have known credentials. */
+  async seed(seeds: readonly ClientSeed[]): Promise<void> {
+    for (const s of seeds) {
+      await this.storage.query(
+        `INSERT INTO oa3_clients (client_id, name, role, secret_hash) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, role = excluded.role, secret_hash = excluded.secret_hash`,
+        [s.clientId, s.name, s.role, hashSecret(s.clientSecret)],
+      );
+    }
+  }
+
+  async verify(clientId: string, secret: string): Promise<{ clientId: string; role: ClientRole } | undefined> {
+    const r = await this.storage.query<{ role: ClientRole; secret_hash: string }>('SELECT role, secret_hash FROM oa3_clients WHERE client_id = $1', [clientId]);
+    const row = r.rows[0];
+    // Hash even for an unknown id so timing does not tell which ids exist.
+    const ok = secretMatches(secret, row?.secret_hash ?? 'scrypt$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
+    return row && ok ? { clientId, role: row.role } : undefined;
+  }
+
+  async list(): Promise<{ clientId: string; name: string; role: ClientRole }[]> {
+    const r = await this.storage.query<{ client_id: string; name: string; role: ClientRole }>('SELECT client_id, name, role FROM oa3_clients ORDER BY created_at, client_id');
+    return r.rows.map((x) => ({ clientId: x.client_id, name: x.name, role: x.role }));
+  }
+}
+
+/** Signed JWT access tokens (HS256, key kept in the database so every process shares it). */
+export class TokenService {
+  private key: Uint8Array | undefined;
+  private kid = '';
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly ttlS: number,
+  ) {}
+
+  async init(): Promise<void> {
+    await this.storage.query('INSERT INTO oa3_keys (kid, secret) VALUES ($1, $2) ON CONFLICT DO NOTHING', ['k1', randomBytes(32).toString('base64url')]);
+    const r = await this.storage.query<{ kid: string; secret: string }>('SELECT kid, secret FROM oa3_keys ORDER BY created_at DESC LIMIT 1');
+    this.kid = r.rows[0]!.kid;
+    this.key = Buffer.from(r.rows[0]!.secret, 'base64url');
+  }
+
+  /** Issues a token with the requested scopes (all of the role's when none are asked for). */
+  async issue(client: { clientId: string; role: ClientRole }, requested: string | undefined): Promise<{ access_token: string; token_type: 'Bearer'; expires_in: number; scope: string }> {
+    const allowed = ROLE_SCOPES[client.role];
+    const asked = requested?.trim() ? requested.trim().split(/\s+/) : [...allowed];
+    const refused = asked.filter((s) => !allowed.includes(s as Scope));
+    if (refused.length > 0) {
+      throw new GfError(Oa3Errors.GF_OA3_TOKEN_REQUEST, `scope ${refused.join(' ')} is not granted to a ${client.role} client`, {
+        data: { error: 'invalid_scope', error_description: `scope ${refused.join(' ')} is not granted to this client` },
+      });
+    }
+    const scope = [...new Set(asked)].join(' ');
+    const token = await new SignJWT({ scope, role: client.role, client_id: client.clientId })
+      .setProtectedHeader({ alg: 'HS256', kid: this.kid, typ: 'JWT' })
+      .setIssuer(ISSUER)
+      .setSubject(client.clientId)
+      .setIssuedAt()
+      .setJti(randomBytes(12).toString('base64url'))
+      .setExpirationTime(Math.floor(Date.now() / 1000) + this.ttlS)
+      .sign(this.key!);
+    return { access_token: token, token_type: 'Bearer', expires_in: this.ttlS, scope };
+  }
+
+  async verify(token: string): Promise<Principal> {
+    try {
+      const { payload } = await jwtVerify(token, this.key!, { issuer: ISSUER, algorithms: ['HS256'] });
+      const role = payload.role === 'bl' || payload.role === 'ven' ? payload.role : undefined;
+      if (!role || typeof payload.sub !== 'string' || typeof payload.scope !== 'string') throw new Error('token lacks sub, role or scope');
+      return { clientId: payload.sub, role, scopes: new Set(payload.scope.split(' ') as Scope[]) };
+    } catch (e) {
+      const expired = (e as { code?: string }).code === 'ERR_JWT_EXPIRED';
+      throw new GfError(Oa3Errors.GF_OA3_UNAUTHORIZED, expired ? 'the access token has expired' : 'the access token is invalid', { cause: e });
+    }
+  }
+}

@@ -1,0 +1,72 @@
+import { createToken, definePlugin, StorageToken } from '../../core/index.js';
+import { Oa3Token } from './api.js';
+import { clientsCommand } from './commands.js';
+import { ClientRegistry, TokenService, type ClientSeed } from './auth.js';
+import { oa3Migrations } from './migrations.js';
+import { ObjectStore } from './objects.js';
+import { buildRouter } from './routes.js';
+
+export interface Oa3Config {
+  basePath: string;
+  tokenTtlSeconds: number;
+  publicUrl?: string;
+  clients: ClientSeed[];
+}
+
+const Services = createToken<{ clients: ClientRegistry; tokens: TokenService }>('openadr3.services');
+
+/**
+ * OpenADR 3.1.0 VTN: programs, events, vens, resources and reports over REST with OAuth2
+ * client-credentials tokens and the spec's object privacy. See README.md for what is not built yet.
+ */
+export const openadr3Plugin = definePlugin<Oa3Config>({
+  manifest: {
+    id: 'openadr3',
+    version: '0.1.0',
+    requires: ['storage'],
+    description: 'OpenADR 3.1.0 VTN (REST, OAuth2 client credentials, object privacy)',
+    config: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        basePath: { type: 'string', pattern: '^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$', default: '/openadr3/3.1.0', description: 'Where the API is served.' },
+        tokenTtlSeconds: { type: 'integer', minimum: 1, maximum: 86400, default: 3600, description: 'Lifetime of issued access tokens.' },
+        publicUrl: { type: 'string', format: 'uri', pattern: '^https?://[^/]+$', description: 'Scheme and authority clients reach the server at (for /auth/server); the request origin when unset.' },
+        clients: {
+          type: 'array',
+          default: [],
+          description: 'Clients to create or update at start (tests and demos); secrets are stored hashed.',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['clientId', 'clientSecret', 'role', 'name'],
+            properties: {
+              clientId: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,128}$' },
+              clientSecret: { type: 'string', minLength: 8, maxLength: 4096 },
+              role: { enum: ['bl', 'ven'] },
+              name: { type: 'string', minLength: 1, maxLength: 128 },
+            },
+          },
+        },
+      },
+    },
+  },
+  commands: { clients: clientsCommand },
+  register(ctx) {
+    const storage = ctx.resolve(StorageToken);
+    const clients = new ClientRegistry(storage);
+    const tokens = new TokenService(storage, ctx.config.tokenTtlSeconds);
+    ctx.provide(Services, () => ({ clients, tokens }));
+    ctx.expose(Oa3Token, () => ({ clients }));
+    const router = buildRouter({ store: new ObjectStore(storage), clients, tokens, basePath: ctx.config.basePath, publicUrl: ctx.config.publicUrl });
+    ctx.mount(ctx.config.basePath, router);
+  },
+  async start(ctx) {
+    await ctx.resolve(StorageToken).migrate('openadr3', oa3Migrations);
+    const { clients, tokens } = ctx.resolve(Services);
+    await tokens.init();
+    await clients.seed(ctx.config.clients);
+  },
+});
+
+export default openadr3Plugin;

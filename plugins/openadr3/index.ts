@@ -4,6 +4,7 @@ import { clientsCommand } from './commands.js';
 import { ClientRegistry, TokenService, type ClientSeed } from './auth.js';
 import { oa3Migrations } from './migrations.js';
 import { ObjectStore } from './objects.js';
+import { WebhookDispatcher } from './outbox.js';
 import { buildRouter } from './routes.js';
 
 export interface Oa3Config {
@@ -11,9 +12,19 @@ export interface Oa3Config {
   tokenTtlSeconds: number;
   publicUrl?: string;
   clients: ClientSeed[];
+  webhooks: {
+    allowHttpHosts: string[];
+    allowPrivateHosts: string[];
+    timeoutMs: number;
+    maxAttempts: number;
+    backoffBaseMs: number;
+    backoffMaxMs: number;
+    pollMs: number;
+    concurrency: number;
+  };
 }
 
-const Services = createToken<{ clients: ClientRegistry; tokens: TokenService }>('openadr3.services');
+const Services = createToken<{ clients: ClientRegistry; tokens: TokenService; dispatcher: WebhookDispatcher }>('openadr3.services');
 
 /**
  * OpenADR 3.1.0 VTN: programs, events, vens, resources and reports over REST with OAuth2
@@ -32,6 +43,22 @@ export const openadr3Plugin = definePlugin<Oa3Config>({
         basePath: { type: 'string', pattern: '^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$', default: '/openadr3/3.1.0', description: 'Where the API is served.' },
         tokenTtlSeconds: { type: 'integer', minimum: 1, maximum: 86400, default: 3600, description: 'Lifetime of issued access tokens.' },
         publicUrl: { type: 'string', format: 'uri', pattern: '^https?://[^/]+$', description: 'Scheme and authority clients reach the server at (for /auth/server); the request origin when unset.' },
+        webhooks: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'Webhook notifications (Definition §Webhooks).',
+          properties: {
+            allowHttpHosts: { type: 'array', items: { type: 'string' }, default: [], description: 'Hosts that may receive callbacks over plain http (development, e.g. 127.0.0.1); https otherwise.' },
+            allowPrivateHosts: { type: 'array', items: { type: 'string' }, default: [], description: 'Hosts exempt from the private/loopback address (SSRF) check.' },
+            timeoutMs: { type: 'integer', minimum: 100, maximum: 60000, default: 10000, description: 'Per request, echo challenge and delivery.' },
+            maxAttempts: { type: 'integer', minimum: 1, maximum: 100, default: 12, description: 'Deliveries tried before a notification is marked failed.' },
+            backoffBaseMs: { type: 'integer', minimum: 10, default: 1000, description: 'First retry delay; doubles each attempt.' },
+            backoffMaxMs: { type: 'integer', minimum: 10, default: 300000, description: 'Longest retry delay.' },
+            pollMs: { type: 'integer', minimum: 10, default: 1000, description: 'How often to look for due retries.' },
+            concurrency: { type: 'integer', minimum: 1, maximum: 256, default: 16, description: 'Deliveries in flight at once.' },
+          },
+        },
         clients: {
           type: 'array',
           default: [],
@@ -56,16 +83,30 @@ export const openadr3Plugin = definePlugin<Oa3Config>({
     const storage = ctx.resolve(StorageToken);
     const clients = new ClientRegistry(storage);
     const tokens = new TokenService(storage, ctx.config.tokenTtlSeconds);
-    ctx.provide(Services, () => ({ clients, tokens }));
+    const dispatcher = new WebhookDispatcher(storage, ctx.config.webhooks, ctx.log);
+    ctx.provide(Services, () => ({ clients, tokens, dispatcher }));
     ctx.expose(Oa3Token, () => ({ clients }));
-    const router = buildRouter({ store: new ObjectStore(storage), clients, tokens, basePath: ctx.config.basePath, publicUrl: ctx.config.publicUrl });
+    const router = buildRouter({
+      store: new ObjectStore(storage),
+      clients,
+      tokens,
+      basePath: ctx.config.basePath,
+      publicUrl: ctx.config.publicUrl,
+      webhooks: ctx.config.webhooks,
+      notified: () => dispatcher.wake(),
+    });
     ctx.mount(ctx.config.basePath, router);
   },
   async start(ctx) {
     await ctx.resolve(StorageToken).migrate('openadr3', oa3Migrations);
-    const { clients, tokens } = ctx.resolve(Services);
+    const { clients, tokens, dispatcher } = ctx.resolve(Services);
     await tokens.init();
     await clients.seed(ctx.config.clients);
+    // Notifications queued before a restart are delivered now.
+    dispatcher.start();
+  },
+  async stop(ctx) {
+    await ctx.resolve(Services).dispatcher.stop();
   },
 });
 

@@ -43,4 +43,27 @@ export const oa3Migrations: readonly Migration[] = [
       CREATE INDEX oa3_by_targets ON oa3_objects USING gin (targets);
     `,
   },
+  {
+    version: 2,
+    name: 'webhook outbox',
+    // Written in the same transaction as the object change, so an acknowledged change is never
+    // without its notifications, even across a crash.
+    up: `
+      CREATE TABLE oa3_outbox (
+        id              bigserial PRIMARY KEY,
+        subscription_id text NOT NULL,
+        client_id       text NOT NULL,
+        callback_url    text NOT NULL,
+        bearer_token    text,
+        payload         jsonb NOT NULL,
+        attempts        integer NOT NULL DEFAULT 0,
+        next_attempt_ms bigint NOT NULL,
+        created_ms      bigint NOT NULL,
+        delivered_ms    bigint,
+        failed          boolean NOT NULL DEFAULT false,
+        last_error      text
+      );
+      CREATE INDEX oa3_outbox_due ON oa3_outbox (next_attempt_ms) WHERE delivered_ms IS NULL AND NOT failed;
+    `,
+  },
 ];

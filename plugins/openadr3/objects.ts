@@ -46,14 +46,19 @@ export class ObjectStore {
    * Targets BL has granted to a VEN client: those of the ven objects with its clientID and of their
    * resources (Definition §Object Privacy, "program and event objects - targeting").
    */
-  async grantedTargets(clientId: string): Promise<string[]> {
-    const r = await this.storage.query<{ t: string }>(
+  async grantedTargets(clientId: string, db: SqlClient = this.storage): Promise<string[]> {
+    const r = await db.query<{ t: string }>(
       `SELECT DISTINCT unnest(o.targets) AS t FROM oa3_objects o
        WHERE (o.object_type = 'VEN' AND o.client_id = $1)
           OR (o.object_type = 'RESOURCE' AND o.parent_id IN (SELECT id FROM oa3_objects WHERE object_type = 'VEN' AND client_id = $1))`,
       [clientId],
     );
     return r.rows.map((x) => x.t);
+  }
+
+  /** Runs `fn` in one transaction (an object write and its notifications commit together). */
+  transaction<T>(fn: (db: SqlClient) => Promise<T>): Promise<T> {
+    return this.storage.transaction(fn);
   }
 
   /** Stable order: creation time, then id (documented in docs/openadr3.md). */
@@ -72,9 +77,9 @@ export class ObjectStore {
     return r.rows[0];
   }
 
-  async insert(row: Omit<ObjectRow, 'created_ms' | 'modified_ms'>, now = Date.now()): Promise<ObjectRow> {
+  async insert(row: Omit<ObjectRow, 'created_ms' | 'modified_ms'>, db: SqlClient = this.storage, now = Date.now()): Promise<ObjectRow> {
     try {
-      await this.storage.query(
+      await db.query(
         `INSERT INTO oa3_objects (id, object_type, created_ms, modified_ms, client_id, name, parent_id, program_id, end_ms, targets, body)
          VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10)`,
         [row.id, row.object_type, now, row.client_id, row.name, row.parent_id, row.program_id, row.end_ms, row.targets, row.body],
@@ -85,11 +90,11 @@ export class ObjectStore {
     return { ...row, created_ms: now, modified_ms: now };
   }
 
-  async update(row: ObjectRow, now = Date.now()): Promise<ObjectRow> {
+  async update(row: ObjectRow, db: SqlClient = this.storage, now = Date.now()): Promise<ObjectRow> {
     // Modification times only move forward, even when two writes land in one millisecond.
     const modified = Math.max(now, row.modified_ms + 1);
     try {
-      await this.storage.query(
+      await db.query(
         `UPDATE oa3_objects SET modified_ms = $2, client_id = $3, name = $4, parent_id = $5, program_id = $6, end_ms = $7, targets = $8, body = $9 WHERE id = $1`,
         [row.id, modified, row.client_id, row.name, row.parent_id, row.program_id, row.end_ms, row.targets, row.body],
       );
@@ -100,15 +105,15 @@ export class ObjectStore {
   }
 
   /** Deletes unless dependants exist (a program with events, a ven with resources): 409. */
-  async delete(row: ObjectRow): Promise<void> {
+  async delete(row: ObjectRow, db: SqlClient = this.storage): Promise<void> {
     const dependant = row.object_type === 'PROGRAM' ? 'EVENT' : row.object_type === 'VEN' ? 'RESOURCE' : undefined;
     if (dependant) {
-      const r = await this.storage.query<{ n: number }>('SELECT count(*)::int AS n FROM oa3_objects WHERE object_type = $1 AND parent_id = $2', [dependant, row.id]);
+      const r = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM oa3_objects WHERE object_type = $1 AND parent_id = $2', [dependant, row.id]);
       if (r.rows[0]!.n > 0) {
         throw new GfError(Oa3Errors.GF_OA3_CONFLICT, `${row.object_type.toLowerCase()} ${row.id} still has ${r.rows[0]!.n} ${dependant.toLowerCase()}(s); delete them first`);
       }
     }
-    await this.storage.query('DELETE FROM oa3_objects WHERE id = $1', [row.id]);
+    await db.query('DELETE FROM oa3_objects WHERE id = $1', [row.id]);
   }
 }
 

@@ -8,6 +8,7 @@ import {
   objectIdSchema,
   programRequestSchema,
   reportRequestSchema,
+  subscriptionRequestSchema,
   venResourceRequestSchema,
   venVenRequestSchema,
 } from '../../standards/openadr3/schemas.js';
@@ -15,7 +16,9 @@ import { eventEndMs } from '../../standards/openadr3/time.js';
 import type { ObjectType, Scope } from '../../standards/openadr3/types.js';
 import type { ClientRegistry, Principal, TokenService } from './auth.js';
 import { Oa3Errors } from './errors.js';
+import { enqueueNotifications, type Operation } from './notify.js';
 import { newObjectId, Where, type ObjectRow, type ObjectStore } from './objects.js';
+import { echoChallenge, type WebhookPolicy } from './webhooks.js';
 
 export interface RouteDeps {
   store: ObjectStore;
@@ -24,6 +27,9 @@ export interface RouteDeps {
   basePath: string;
   /** Absolute base URL for `/auth/server` (else taken from the request). */
   publicUrl: string | undefined;
+  webhooks: WebhookPolicy;
+  /** Called after a change and its notifications commit. */
+  notified: () => void;
 }
 
 const OBJECT_ID = new RegExp(objectIdSchema.pattern);
@@ -56,6 +62,8 @@ interface Query {
   skip: number;
   limit: number;
   targets: string[] | undefined;
+  /** A repeatable parameter (also comma-separated), or undefined. */
+  all(name: string): string[] | undefined;
   one(name: string): string | undefined;
   bool(name: string): boolean | undefined;
 }
@@ -76,13 +84,17 @@ function parseQuery(ctx: Context): Query {
     }
     return Number(v);
   };
-  const raw = q.targets;
-  const targets = raw === undefined ? undefined : (Array.isArray(raw) ? raw : [raw]).flatMap((t) => t.split(',')).filter((t) => t !== '');
+  const all = (name: string): string[] | undefined => {
+    const raw = q[name];
+    return raw === undefined ? undefined : (Array.isArray(raw) ? raw : [raw]).flatMap((t) => t.split(',')).filter((t) => t !== '');
+  };
+  const targets = all('targets');
   if (targets?.some((t) => t.length > 128)) throw new GfError(Oa3Errors.GF_OA3_BAD_REQUEST, 'a target is at most 128 characters');
   return {
     skip: int('skip', 0, 2147483647, 0),
     limit: int('limit', 0, MAX_LIMIT, MAX_LIMIT),
     targets,
+    all,
     one,
     bool(name) {
       const v = one(name);
@@ -123,7 +135,7 @@ function represent(row: ObjectRow, visibleTargets?: readonly string[]): Record<s
     objectType: row.object_type,
     ...row.body,
   };
-  if (row.object_type === 'VEN' || row.object_type === 'RESOURCE' || row.object_type === 'REPORT') out.clientID = row.client_id;
+  if (row.object_type === 'VEN' || row.object_type === 'RESOURCE' || row.object_type === 'REPORT' || row.object_type === 'SUBSCRIPTION') out.clientID = row.client_id;
   if (row.object_type !== 'REPORT') {
     // Target hiding (Definition §Object Privacy), for programs and events only: a VEN sees only the
     // targets it asked for and was granted. Its own ven and resource objects show their targets.
@@ -149,6 +161,7 @@ const KINDS: Kind[] = [
   { type: 'VEN', path: 'vens', targeted: false, writeScope: 'write_vens' },
   { type: 'RESOURCE', path: 'resources', targeted: false, writeScope: 'write_vens' },
   { type: 'REPORT', path: 'reports', targeted: false, writeScope: 'write_reports' },
+  { type: 'SUBSCRIPTION', path: 'subscriptions', targeted: false, writeScope: 'write_subscriptions' },
 ];
 
 /**
@@ -250,26 +263,43 @@ export function buildRouter(deps: RouteDeps): Router {
     r.post(`/${kind.path}`, async (ctx) => {
       const p = requireScope(ctx, kind.writeScope);
       const row = await buildRow(ctx, deps, kind, p, undefined);
+      const saved = await write(deps, 'CREATE', (db) => deps.store.insert(row, db));
       ctx.status = 201;
-      ctx.body = represent(await deps.store.insert(row), p.scopes.has('read_all') ? undefined : []);
+      ctx.body = represent(saved, p.scopes.has('read_all') ? undefined : []);
     });
 
     r.put(`/${kind.path}/:id`, async (ctx) => {
       const p = requireScope(ctx, kind.writeScope);
       const existing = await ownedRow(ctx, deps, kind, p);
       const row = await buildRow(ctx, deps, kind, p, existing);
-      ctx.body = represent(await deps.store.update({ ...existing, ...row }), p.scopes.has('read_all') ? undefined : []);
+      const saved = await write(deps, 'UPDATE', (db) => deps.store.update({ ...existing, ...row }, db));
+      ctx.body = represent(saved, p.scopes.has('read_all') ? undefined : []);
     });
 
     r.delete(`/${kind.path}/:id`, async (ctx) => {
       const p = requireScope(ctx, kind.writeScope);
       const existing = await ownedRow(ctx, deps, kind, p);
-      await deps.store.delete(existing);
+      await write(deps, 'DELETE', async (db) => {
+        await deps.store.delete(existing, db);
+        return existing;
+      });
       ctx.body = represent(existing, p.scopes.has('read_all') ? undefined : []);
     });
   }
 
   return r;
+}
+
+/** A change and the notifications it causes commit together; then the dispatcher is woken. */
+async function write(deps: RouteDeps, op: Operation, change: (db: import('../../core/index.js').SqlClient) => Promise<ObjectRow>): Promise<ObjectRow> {
+  let queued = 0;
+  const row = await deps.store.transaction(async (db) => {
+    const saved = await change(db);
+    queued = await enqueueNotifications(db, deps.store, op, saved, represent);
+    return saved;
+  });
+  if (queued > 0) deps.notified();
+  return row;
 }
 
 function notFound(kind: Kind, id: string): GfError {
@@ -310,6 +340,17 @@ function addListFilters(kind: Kind, q: Query, where: Where): void {
       eq('resourceName', 'name');
       eq('venID', 'parent_id');
       break;
+    case 'SUBSCRIPTION': {
+      eq('programID', 'program_id');
+      eq('clientName', 'name');
+      const raw = q.all('objects');
+      if (raw) {
+        const bad = raw.filter((o) => !['PROGRAM', 'EVENT', 'REPORT', 'SUBSCRIPTION', 'VEN', 'RESOURCE'].includes(o));
+        if (bad.length) throw new GfError(Oa3Errors.GF_OA3_BAD_REQUEST, `objects must be object types, got ${bad.join(', ')}`, { data: { field: 'objects' } });
+        where.add((p) => `EXISTS (SELECT 1 FROM jsonb_array_elements(body->'objectOperations') oo WHERE oo->'objects' ?| ${p(raw)}::text[])`);
+      }
+      break;
+    }
     default:
   }
 }
@@ -378,6 +419,31 @@ async function buildRow(ctx: Context, deps: RouteDeps, kind: Kind, p: Principal,
       const event = await deps.store.get('EVENT', eventId, new Where().add((v) => `(cardinality(targets) = 0 OR targets && ${v(granted)}::text[])`));
       if (!event) throw new GfError(Oa3Errors.GF_OA3_BAD_REQUEST, `eventID ${eventId} names no event visible to this client`, { data: { field: 'eventID' } });
       return { ...base, client_id: p.clientId, name: (body.reportName as string | null) ?? null, parent_id: eventId, program_id: event.program_id, targets: [], body };
+    }
+    case 'SUBSCRIPTION': {
+      const body = parseBody(subscriptionRequestSchema, raw, 'subscription');
+      const programId = body.programID === undefined ? null : String(body.programID);
+      if (programId) {
+        // A VEN may subscribe to a program it may see: untargeted, or targeted at what it was granted.
+        const where = new Where();
+        if (!isBl) {
+          const granted = await deps.store.grantedTargets(p.clientId);
+          where.add((v) => `(cardinality(targets) = 0 OR targets && ${v(granted)}::text[])`);
+        }
+        if (!(await deps.store.get('PROGRAM', programId, where))) {
+          throw new GfError(Oa3Errors.GF_OA3_BAD_REQUEST, `programID ${programId} names no program visible to this client`, { data: { field: 'programID' } });
+        }
+      }
+      // Definition §Webhooks: every callback must answer the echo challenge before the subscription exists.
+      const ops = body.objectOperations as { callbackUrl: string; bearerToken?: string | null }[];
+      const checked = new Set<string>();
+      for (const oo of ops) {
+        if (checked.has(oo.callbackUrl)) continue;
+        checked.add(oo.callbackUrl);
+        await echoChallenge(oo.callbackUrl, oo.bearerToken, deps.webhooks);
+      }
+      const { targets, ...rest } = body;
+      return { ...base, client_id: p.clientId, name: String(body.clientName), parent_id: null, program_id: programId, targets: (targets as string[] | null) ?? [], body: rest };
     }
     default:
       throw new Error(`unhandled kind ${kind.type}`);

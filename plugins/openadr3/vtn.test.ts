@@ -6,6 +6,8 @@ import { SignJWT } from 'jose';
 import { loadConfigOrThrow } from '../../core/config/config.js';
 import { createLogger, StorageToken } from '../../core/index.js';
 import { startServer, type RunningServer } from '../../core/server.js';
+import { waitFor } from '../../core/testing/wait.js';
+import { startReceiver } from './testing/receiver.js';
 import { SpecValidator } from './testing/spec.js';
 
 const BASE = '/openadr3/3.1.0';
@@ -26,6 +28,7 @@ describe('OpenADR 3.1 VTN', function () {
   this.timeout(120_000);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gf-oa3-'));
   const recorded: Recorded[] = [];
+  const notifications: any[] = [];
   let server: RunningServer;
   const tokens: Record<string, string> = {};
 
@@ -58,7 +61,10 @@ describe('OpenADR 3.1 VTN', function () {
 
   before(async () => {
     const config = loadConfigOrThrow({ env: {}, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
-    config.plugins.openadr3 = { enabled: true, config: { clients: CLIENTS } };
+    config.plugins.openadr3 = {
+      enabled: true,
+      config: { clients: CLIENTS, webhooks: { allowHttpHosts: ['127.0.0.1'], allowPrivateHosts: ['127.0.0.1'], backoffBaseMs: 50, pollMs: 50, timeoutMs: 2000 } },
+    };
     config.log.level = 'silent';
     server = await startServer({ config, log: createLogger({ level: 'silent' }) });
     for (const c of CLIENTS) {
@@ -302,6 +308,89 @@ describe('OpenADR 3.1 VTN', function () {
     });
   });
 
+  describe('subscriptions and webhook notifications', () => {
+    let rx: Awaited<ReturnType<typeof startReceiver>>;
+    const ids: Record<string, string> = {};
+    before(async () => {
+      rx = await startReceiver();
+      ids.venA = (await ok(call('bl-1', 'POST', '/vens', { body: { objectType: 'BL_VEN_REQUEST', clientID: 'ven-a', venName: 'sub-site-a', targets: ['zone-1'] } }), 201)).id;
+      ids.prog = (await ok(call('bl-1', 'POST', '/programs', { body: { programName: 'notify-me' } }), 201)).id;
+    });
+    after(async () => {
+      notifications.push(...rx.received.map((r) => r.body));
+      await rx.close();
+    });
+
+    it('creates a subscription only after its callback answers the echo challenge', async () => {
+      const sub = await ok(
+        call('ven-a', 'POST', '/subscriptions', {
+          body: { clientName: 'ven-a', programID: ids.prog, targets: ['zone-1'], objectOperations: [{ objects: ['EVENT'], operations: ['CREATE', 'UPDATE'], callbackUrl: `${rx.url}/a`, bearerToken: 'tok-a' }] },
+        }),
+        201,
+      );
+      assert.equal(sub.clientID, 'ven-a');
+      assert.deepEqual(sub.targets, ['zone-1']);
+      const challenge = rx.challenges.find((c) => c.path === '/a')!;
+      assert.ok(challenge.echo && challenge.echo.length >= 16, 'a random echo value');
+      assert.equal(challenge.authorization, 'Bearer tok-a');
+      ids.subA = sub.id;
+      ids.subB = (await ok(call('ven-b', 'POST', '/subscriptions', { body: { clientName: 'ven-b', objectOperations: [{ objects: ['EVENT', 'VEN'], operations: ['CREATE'], callbackUrl: `${rx.url}/b` }] } }), 201)).id;
+      ids.subBl = (await ok(call('bl-1', 'POST', '/subscriptions', { body: { clientName: 'bl', objectOperations: [{ objects: ['REPORT'], operations: ['CREATE'], callbackUrl: `${rx.url}/bl` }] } }), 201)).id;
+
+      rx.mode.echo = 'wrong';
+      const wrong = await call('ven-a', 'POST', '/subscriptions', { body: { clientName: 'x', objectOperations: [{ objects: ['EVENT'], operations: ['CREATE'], callbackUrl: `${rx.url}/w` }] } });
+      assert.equal(wrong.status, 400);
+      assert.equal(wrong.body.code, 'GF_OA3_CALLBACK_REJECTED');
+      rx.mode.echo = 'redirect';
+      assert.equal((await call('ven-a', 'POST', '/subscriptions', { body: { clientName: 'x', objectOperations: [{ objects: ['EVENT'], operations: ['CREATE'], callbackUrl: `${rx.url}/r` }] } })).status, 400, 'redirects are not followed');
+      rx.mode.echo = 'right';
+      const plain = await call('ven-a', 'POST', '/subscriptions', { body: { clientName: 'x', objectOperations: [{ objects: ['EVENT'], operations: ['CREATE'], callbackUrl: 'http://localhost:9/hook' }] } });
+      assert.equal(plain.status, 400);
+      assert.match(plain.body.detail, /https/);
+    });
+
+    it('keeps subscriptions private to their client and filters them', async () => {
+      assert.deepEqual((await ok(call('ven-b', 'GET', '/subscriptions'))).map((x: any) => x.id), [ids.subB]);
+      assert.equal((await call('ven-b', 'GET', '/subscriptions/{subscriptionID}', { ids: { subscriptionID: ids.subA } })).status, 404);
+      assert.deepEqual((await ok(call('bl-1', 'GET', '/subscriptions', { query: 'objects=REPORT' }))).map((x: any) => x.id), [ids.subBl]);
+      assert.deepEqual((await ok(call('bl-1', 'GET', '/subscriptions', { query: `programID=${ids.prog}` }))).map((x: any) => x.id), [ids.subA]);
+      assert.deepEqual((await ok(call('bl-1', 'GET', '/subscriptions', { query: 'clientName=ven-b' }))).map((x: any) => x.id), [ids.subB]);
+      assert.equal((await call('bl-1', 'GET', '/subscriptions', { query: 'objects=THING' })).status, 400);
+    });
+
+    it('notifies each subscriber of what it may see, with hidden targets and its bearer token', async () => {
+      rx.received.length = 0;
+      const targeted = await ok(call('bl-1', 'POST', '/events', { body: { programID: ids.prog, eventName: 'zone-event', targets: ['zone-1', 'zone-secret'] } }), 201);
+      const open = await ok(call('bl-1', 'POST', '/events', { body: { programID: ids.prog, eventName: 'open-event' } }), 201);
+      await waitFor(() => rx.received.filter((r) => r.path === '/a').length === 2 && rx.received.filter((r) => r.path === '/b').length === 1, 10_000, 'notifications');
+      const toA = rx.received.filter((r) => r.path === '/a');
+      assert.deepEqual(toA.map((r) => r.body.object.eventName).sort(), ['open-event', 'zone-event']);
+      const zone = toA.find((r) => r.body.object.id === targeted.id)!;
+      assert.deepEqual(zone.body.object.targets, ['zone-1'], 'target hiding in notifications');
+      assert.deepEqual(zone.body.targets, ['zone-1']);
+      assert.equal(zone.authorization, 'Bearer tok-a');
+      assert.equal(zone.body.operation, 'CREATE');
+      const toB = rx.received.filter((r) => r.path === '/b');
+      assert.deepEqual(toB.map((r) => r.body.object.id), [open.id], 'VEN B was not granted zone-1');
+
+      await ok(call('bl-1', 'PUT', '/events/{eventID}', { ids: { eventID: open.id }, body: { programID: ids.prog, eventName: 'open-event-2' } }));
+      await waitFor(() => rx.received.some((r) => r.path === '/a' && r.body.operation === 'UPDATE'), 10_000, 'update notification');
+      // A ven created by VEN A is not VEN B's business.
+      await ok(call('ven-a', 'POST', '/vens', { body: { objectType: 'VEN_VEN_REQUEST', venName: 'sub-site-a2' } }), 201);
+      await ok(call('ven-a', 'POST', '/reports', { body: { eventID: open.id, clientName: 'ven-a', resources: [] } }), 201);
+      await waitFor(() => rx.received.some((r) => r.path === '/bl'), 10_000, 'report notification to BL');
+      assert.ok(!rx.received.some((r) => r.path === '/b' && r.body.objectType === 'VEN'));
+    });
+
+    it('updates and deletes subscriptions, re-checking the callback', async () => {
+      const upd = await ok(call('ven-b', 'PUT', '/subscriptions/{subscriptionID}', { ids: { subscriptionID: ids.subB }, body: { clientName: 'ven-b', objectOperations: [{ objects: ['PROGRAM'], operations: ['CREATE'], callbackUrl: `${rx.url}/b2` }] } }));
+      assert.equal(upd.objectOperations[0].callbackUrl, `${rx.url}/b2`);
+      assert.ok(rx.challenges.some((c) => c.path === '/b2'));
+      assert.equal((await call('ven-a', 'DELETE', '/subscriptions/{subscriptionID}', { ids: { subscriptionID: ids.subB } })).status, 404);
+      assert.equal((await ok(call('ven-b', 'DELETE', '/subscriptions/{subscriptionID}', { ids: { subscriptionID: ids.subB } }))).id, ids.subB);
+    });
+  });
+
   // Last (mocha runs a suite's own tests before its child suites, so this is a suite too).
   describe('conformance', () => {
   it('every response body in this run matches the 3.1.0 OpenAPI schema for its path, method and status', () => {
@@ -313,12 +402,19 @@ describe('OpenADR 3.1 VTN', function () {
       for (const e of spec.check(r.template, r.method, r.status, r.body)) failures.push(`${r.method} ${r.template} ${r.status}: ${e}`);
     }
     assert.deepEqual(failures, []);
-    // Every operation on the served paths was exercised (subscriptions and notifiers are not built yet).
-    const served = ['/programs', '/programs/{programID}', '/events', '/events/{eventID}', '/vens', '/vens/{venID}', '/resources', '/resources/{resourceID}', '/reports', '/reports/{reportID}'];
+    // Every operation on the served paths was exercised (notifiers and MQTT are not built yet).
+    const served = ['/programs', '/programs/{programID}', '/events', '/events/{eventID}', '/vens', '/vens/{venID}', '/resources', '/resources/{resourceID}', '/reports', '/reports/{reportID}', '/subscriptions', '/subscriptions/{subscriptionID}'];
     const missing: string[] = [];
     for (const p of served) for (const m of ['GET', 'POST', 'PUT', 'DELETE']) if (spec.statuses(p, m) && !seen.has(`${m} ${p}`)) missing.push(`${m} ${p}`);
     assert.deepEqual(missing, [], 'operations never exercised');
     assert.ok(recorded.length > 100, `${recorded.length} responses checked`);
+  });
+
+  it('every webhook notification in this run matches the spec\'s notification schema', () => {
+    const spec = new SpecValidator();
+    assert.ok(notifications.length >= 5, `${notifications.length} notifications`);
+    const failures = notifications.flatMap((n) => spec.checkNotification(n).map((e) => `${n.objectType} ${n.operation}: ${e}`));
+    assert.deepEqual(failures, []);
   });
   });
 });

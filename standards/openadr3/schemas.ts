@@ -138,6 +138,31 @@ export const reportRequestSchema = {
   },
 } as const;
 
+export const objectTypesSchema = { enum: ['PROGRAM', 'EVENT', 'REPORT', 'SUBSCRIPTION', 'VEN', 'RESOURCE'] } as const;
+
+export const subscriptionRequestSchema = {
+  type: 'object',
+  required: ['clientName', 'objectOperations'],
+  properties: {
+    clientName: str128,
+    programID: objectIdSchema,
+    objectOperations: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['objects', 'operations', 'callbackUrl'],
+        properties: {
+          objects: { type: 'array', items: objectTypesSchema },
+          operations: { type: 'array', items: { enum: ['READ', 'CREATE', 'UPDATE', 'DELETE'] } },
+          callbackUrl: { type: 'string', format: 'uri', minLength: 2, maxLength: 8000 },
+          bearerToken: nullableStr,
+        },
+      },
+    },
+    targets: targetsSchema,
+  },
+} as const;
+
 /** BL writes a ven for a client (and may grant targets); a VEN writes its own (no targets). */
 export const blVenRequestSchema = {
   type: 'object',

@@ -58,6 +58,25 @@ export class SpecValidator {
     this.ajv.addSchema(strip({ components: this.doc.components }) as Json, 'openadr3.json');
   }
 
+  /**
+   * Errors of a webhook notification body: the `notification` schema, with its `object` checked
+   * against the schema its objectType names (the discriminator's meaning; a bare oneOf would be
+   * ambiguous because the object schemas overlap).
+   */
+  checkNotification(body: Json): string[] {
+    const schemas = this.doc.components.schemas as Json;
+    const envelope = structuredClone(schemas.notification) as Json;
+    envelope.properties.object = { type: 'object' };
+    const errors: string[] = [];
+    const top = this.ajv.compile(strip(envelope) as Json);
+    if (!top(body)) errors.push(...(top.errors ?? []).map((e) => `${e.instancePath || '(body)'} ${e.message}`));
+    const name = String(body.objectType ?? '').toLowerCase();
+    if (!schemas[name]) return [...errors, `no schema for objectType ${body.objectType}`];
+    const obj = this.ajv.compile({ $ref: `openadr3.json#/components/schemas/${name}` });
+    if (!obj(body.object)) errors.push(...(obj.errors ?? []).map((e) => `/object${e.instancePath} ${e.message}`));
+    return errors;
+  }
+
   /** The spec's statuses for an operation (undefined when the path or method is not in the spec). */
   statuses(template: string, method: string): string[] | undefined {
     const op = this.doc.paths[template]?.[method.toLowerCase()];

@@ -4,14 +4,16 @@ import { clientsCommand } from './commands.js';
 import { ClientRegistry, TokenService, type ClientSeed } from './auth.js';
 import { oa3Migrations } from './migrations.js';
 import { ObjectStore } from './objects.js';
+import { EmbeddedBroker, ExternalBrokerPublisher, publishChange, type MqttConfig, type Publisher } from './mqtt.js';
 import { WebhookDispatcher } from './outbox.js';
-import { buildRouter } from './routes.js';
+import { buildRouter, represent } from './routes.js';
 
 export interface Oa3Config {
   basePath: string;
   tokenTtlSeconds: number;
   publicUrl?: string;
   clients: ClientSeed[];
+  mqtt: MqttConfig;
   webhooks: {
     allowHttpHosts: string[];
     allowPrivateHosts: string[];
@@ -24,7 +26,12 @@ export interface Oa3Config {
   };
 }
 
-const Services = createToken<{ clients: ClientRegistry; tokens: TokenService; dispatcher: WebhookDispatcher }>('openadr3.services');
+interface MqttState {
+  publisher?: Publisher;
+  uris: string[];
+}
+
+const Services = createToken<{ clients: ClientRegistry; tokens: TokenService; dispatcher: WebhookDispatcher; mqtt: MqttState }>('openadr3.services');
 
 /**
  * OpenADR 3.1.0 VTN: programs, events, vens, resources and reports over REST with OAuth2
@@ -43,6 +50,21 @@ export const openadr3Plugin = definePlugin<Oa3Config>({
         basePath: { type: 'string', pattern: '^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$', default: '/openadr3/3.1.0', description: 'Where the API is served.' },
         tokenTtlSeconds: { type: 'integer', minimum: 1, maximum: 86400, default: 3600, description: 'Lifetime of issued access tokens.' },
         publicUrl: { type: 'string', format: 'uri', pattern: '^https?://[^/]+$', description: 'Scheme and authority clients reach the server at (for /auth/server); the request origin when unset.' },
+        mqtt: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'MQTT notifier binding (Definition §Notifications via Additional Protocols).',
+          properties: {
+            enabled: { type: 'boolean', default: true, description: 'Offer the MQTT binding.' },
+            host: { type: 'string', default: '127.0.0.1', description: 'Embedded broker address.' },
+            port: { type: 'integer', minimum: 0, maximum: 65535, default: 0, description: 'Embedded broker port; 0 (default) picks a free one, advertised by GET /notifiers. Set 1883 or another for a fixed port.' },
+            brokerUrl: { type: 'string', default: '', description: 'mqtt:// or mqtts:// URL of an external broker to publish to instead (Mosquitto, EMQX).' },
+            brokerUsername: { type: 'string', default: '', description: 'The VTN publisher identity on the external broker.' },
+            brokerPassword: { type: 'string', default: '', description: 'Its password.' },
+            publicUris: { type: 'array', items: { type: 'string', format: 'uri' }, default: [], description: 'Broker URIs to advertise; derived when empty.' },
+          },
+        },
         webhooks: {
           type: 'object',
           additionalProperties: false,
@@ -84,7 +106,8 @@ export const openadr3Plugin = definePlugin<Oa3Config>({
     const clients = new ClientRegistry(storage);
     const tokens = new TokenService(storage, ctx.config.tokenTtlSeconds);
     const dispatcher = new WebhookDispatcher(storage, ctx.config.webhooks, ctx.log);
-    ctx.provide(Services, () => ({ clients, tokens, dispatcher }));
+    const mqttState: MqttState = { uris: [] };
+    ctx.provide(Services, () => ({ clients, tokens, dispatcher, mqtt: mqttState }));
     ctx.expose(Oa3Token, () => ({ clients }));
     const router = buildRouter({
       store: new ObjectStore(storage),
@@ -93,20 +116,41 @@ export const openadr3Plugin = definePlugin<Oa3Config>({
       basePath: ctx.config.basePath,
       publicUrl: ctx.config.publicUrl,
       webhooks: ctx.config.webhooks,
-      notified: () => dispatcher.wake(),
+      committed: (op, row, queued) => {
+        if (queued > 0) dispatcher.wake();
+        const publisher = mqttState.publisher;
+        if (publisher) {
+          publishChange(storage, publisher, op, row, represent).catch((err) => ctx.log.warn({ err, objectId: row.id }, 'MQTT publish failed'));
+        }
+      },
+      mqtt: () => (mqttState.publisher ? { uris: mqttState.uris } : undefined),
     });
     ctx.mount(ctx.config.basePath, router);
   },
   async start(ctx) {
     await ctx.resolve(StorageToken).migrate('openadr3', oa3Migrations);
-    const { clients, tokens, dispatcher } = ctx.resolve(Services);
+    const { clients, tokens, dispatcher, mqtt } = ctx.resolve(Services);
     await tokens.init();
     await clients.seed(ctx.config.clients);
+    const m = ctx.config.mqtt;
+    if (m.enabled) {
+      if (m.brokerUrl) {
+        mqtt.publisher = await ExternalBrokerPublisher.connect(m.brokerUrl, m.brokerUsername, m.brokerPassword);
+        mqtt.uris = m.publicUris.length ? m.publicUris : [m.brokerUrl];
+      } else {
+        const broker = await EmbeddedBroker.start({ host: m.host, port: m.port, tokens, storage: ctx.resolve(StorageToken), log: ctx.log });
+        mqtt.publisher = broker;
+        mqtt.uris = m.publicUris.length ? m.publicUris : [`mqtt://${m.host === '0.0.0.0' ? '127.0.0.1' : m.host}:${broker.port}`];
+      }
+    }
     // Notifications queued before a restart are delivered now.
     dispatcher.start();
   },
   async stop(ctx) {
-    await ctx.resolve(Services).dispatcher.stop();
+    const { dispatcher, mqtt } = ctx.resolve(Services);
+    await dispatcher.stop();
+    await mqtt.publisher?.close();
+    mqtt.publisher = undefined;
   },
 });
 

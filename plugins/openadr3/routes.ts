@@ -18,6 +18,7 @@ import type { ClientRegistry, Principal, TokenService } from './auth.js';
 import { Oa3Errors } from './errors.js';
 import { enqueueNotifications, type Operation } from './notify.js';
 import { newObjectId, Where, type ObjectRow, type ObjectStore } from './objects.js';
+import { topics } from './mqtt.js';
 import { echoChallenge, type WebhookPolicy } from './webhooks.js';
 
 export interface RouteDeps {
@@ -28,8 +29,10 @@ export interface RouteDeps {
   /** Absolute base URL for `/auth/server` (else taken from the request). */
   publicUrl: string | undefined;
   webhooks: WebhookPolicy;
-  /** Called after a change and its notifications commit. */
-  notified: () => void;
+  /** Called after a change and its webhook notifications commit (wakes delivery, publishes MQTT). */
+  committed: (op: Operation, row: ObjectRow, queuedWebhooks: number) => void;
+  /** The MQTT binding for GET /notifiers, when enabled. */
+  mqtt: () => { uris: string[] } | undefined;
 }
 
 const OBJECT_ID = new RegExp(objectIdSchema.pattern);
@@ -125,7 +128,7 @@ function requireScope(ctx: Context, ...anyOf: Scope[]): Principal {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** The wire representation: metadata, then the stored request fields, then the rule columns. */
-function represent(row: ObjectRow, visibleTargets?: readonly string[]): Record<string, unknown> {
+export function represent(row: ObjectRow, visibleTargets?: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {
     id: row.id,
     createdDateTime: iso(row.created_ms),
@@ -242,6 +245,59 @@ export function buildRouter(deps: RouteDeps): Router {
     return next();
   });
 
+  // ---- notifiers (Definition §Notifications via Additional Protocols) ----
+  // Any authenticated client may list the bindings: a VEN needs them to find the broker (the spec's
+  // read_all would hide MQTT from VENs; docs/openadr3.md).
+  r.get('/notifiers', (ctx) => {
+    const m = deps.mqtt();
+    ctx.body = {
+      WEBHOOK: true,
+      ...(m ? { MQTT: { URIS: m.uris, serialization: 'JSON', authentication: { method: 'OAUTH2_BEARER_TOKEN', username: '{clientID}' } } } : {}),
+    };
+  });
+  const mqttOn = () => {
+    if (!deps.mqtt()) throw new GfError(Oa3Errors.GF_OA3_NOT_FOUND, 'the MQTT notifier is not enabled on this VTN');
+  };
+  const blTopics: [string, string, boolean][] = [
+    ['/notifiers/mqtt/topics/programs', 'programs', true],
+    ['/notifiers/mqtt/topics/events', 'events', true],
+    ['/notifiers/mqtt/topics/reports', 'reports', true],
+    ['/notifiers/mqtt/topics/subscriptions', 'subscriptions', true],
+    ['/notifiers/mqtt/topics/vens', 'vens', true],
+    ['/notifiers/mqtt/topics/resources', 'resources', true],
+  ];
+  for (const [route, base, withCreate] of blTopics) {
+    r.get(route, (ctx) => {
+      mqttOn();
+      requireScope(ctx, 'read_all', 'read_bl');
+      ctx.body = topics.of(base, withCreate);
+    });
+  }
+  r.get('/notifiers/mqtt/topics/programs/:programID', async (ctx) => {
+    mqttOn();
+    requireScope(ctx, 'read_all');
+    const id = requireId(ctx.params.programID, 'programID');
+    if (!(await deps.store.get('PROGRAM', id))) throw notFound(KINDS[0]!, id);
+    ctx.body = topics.of(`programs/${id}`, false);
+  });
+  r.get('/notifiers/mqtt/topics/programs/:programID/events', async (ctx) => {
+    mqttOn();
+    requireScope(ctx, 'read_all');
+    const id = requireId(ctx.params.programID, 'programID');
+    if (!(await deps.store.get('PROGRAM', id))) throw notFound(KINDS[0]!, id);
+    ctx.body = topics.of(`programs/${id}/events`, true);
+  });
+  for (const [suffix, withCreate] of [['', false], ['/events', true], ['/programs', true], ['/resources', true]] as const) {
+    r.get(`/notifiers/mqtt/topics/vens/:venID${suffix}`, async (ctx) => {
+      mqttOn();
+      const p = requireScope(ctx, 'read_all', 'read_ven_objects');
+      const id = requireId(ctx.params.venID, 'venID');
+      const where = p.scopes.has('read_all') ? new Where() : new Where().add((v) => `client_id = ${v(p.clientId)}`);
+      if (!(await deps.store.get('VEN', id, where))) throw notFound(KINDS[2]!, id);
+      ctx.body = topics.of(`vens/${id}${suffix}`, withCreate);
+    });
+  }
+
   for (const kind of KINDS) {
     r.get(`/${kind.path}`, async (ctx) => {
       const q = parseQuery(ctx);
@@ -298,7 +354,7 @@ async function write(deps: RouteDeps, op: Operation, change: (db: import('../../
     queued = await enqueueNotifications(db, deps.store, op, saved, represent);
     return saved;
   });
-  if (queued > 0) deps.notified();
+  deps.committed(op, row, queued);
   return row;
 }
 

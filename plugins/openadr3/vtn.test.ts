@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SignJWT } from 'jose';
+import mqtt from 'mqtt';
 import { loadConfigOrThrow } from '../../core/config/config.js';
 import { createLogger, StorageToken } from '../../core/index.js';
 import { startServer, type RunningServer } from '../../core/server.js';
@@ -391,6 +392,85 @@ describe('OpenADR 3.1 VTN', function () {
     });
   });
 
+  describe('MQTT notifier', () => {
+    const ids: Record<string, string> = {};
+    let uri = '';
+    const clients: mqtt.MqttClient[] = [];
+    const connect = async (clientId: string) => {
+      const c = await mqtt.connectAsync(uri, { username: clientId, password: tokens[clientId], reconnectPeriod: 0, clientId: `${clientId}-${clients.length}` });
+      clients.push(c);
+      return c;
+    };
+    const inbox = (c: mqtt.MqttClient) => {
+      const got: { topic: string; body: any }[] = [];
+      c.on('message', (topic, payload) => got.push({ topic, body: JSON.parse(payload.toString()) }));
+      return got;
+    };
+    before(async () => {
+      ids.venA = (await ok(call('bl-1', 'POST', '/vens', { body: { objectType: 'BL_VEN_REQUEST', clientID: 'ven-a', venName: 'mqtt-a', targets: ['mq-a'] } }), 201)).id;
+      ids.venB = (await ok(call('bl-1', 'POST', '/vens', { body: { objectType: 'BL_VEN_REQUEST', clientID: 'ven-b', venName: 'mqtt-b' } }), 201)).id;
+      ids.prog = (await ok(call('bl-1', 'POST', '/programs', { body: { programName: 'mqtt-program' } }), 201)).id;
+    });
+    after(async () => {
+      for (const c of clients) await c.endAsync();
+    });
+
+    it('advertises the broker and topic names, to each client only its own', async () => {
+      const n = await ok(call('ven-a', 'GET', '/notifiers'));
+      assert.equal(n.WEBHOOK, true);
+      assert.equal(n.MQTT.serialization, 'JSON');
+      assert.deepEqual(n.MQTT.authentication, { method: 'OAUTH2_BEARER_TOKEN', username: '{clientID}' });
+      uri = n.MQTT.URIS[0];
+      assert.match(uri, /^mqtt:\/\/127\.0\.0\.1:\d+$/);
+      assert.deepEqual(await ok(call('bl-1', 'GET', '/notifiers/mqtt/topics/programs')), { topics: { CREATE: 'programs/create', UPDATE: 'programs/update', DELETE: 'programs/delete', ALL: 'programs/+' } });
+      for (const p of ['events', 'reports', 'subscriptions', 'vens', 'resources']) {
+        assert.equal((await ok(call('bl-1', 'GET', `/notifiers/mqtt/topics/${p}`))).topics.CREATE, `${p}/create`);
+        assert.equal((await call('ven-a', 'GET', `/notifiers/mqtt/topics/${p}`)).status, 403, `${p} topics are BL's`);
+      }
+      assert.equal((await ok(call('bl-1', 'GET', '/notifiers/mqtt/topics/programs/{programID}', { ids: { programID: ids.prog } }))).topics.UPDATE, `programs/${ids.prog}/update`);
+      assert.equal((await ok(call('bl-1', 'GET', '/notifiers/mqtt/topics/programs/{programID}/events', { ids: { programID: ids.prog } }))).topics.CREATE, `programs/${ids.prog}/events/create`);
+      assert.equal((await call('bl-1', 'GET', '/notifiers/mqtt/topics/programs/{programID}', { ids: { programID: 'nope' } })).status, 404);
+      assert.equal((await call('ven-a', 'GET', '/notifiers/mqtt/topics/programs/{programID}', { ids: { programID: ids.prog } })).status, 403);
+      assert.equal((await ok(call('ven-a', 'GET', '/notifiers/mqtt/topics/vens/{venID}/events', { ids: { venID: ids.venA } }))).topics.CREATE, `vens/${ids.venA}/events/create`);
+      assert.equal((await ok(call('ven-a', 'GET', '/notifiers/mqtt/topics/vens/{venID}', { ids: { venID: ids.venA } }))).topics.UPDATE, `vens/${ids.venA}/update`);
+      assert.ok(await ok(call('ven-a', 'GET', '/notifiers/mqtt/topics/vens/{venID}/programs', { ids: { venID: ids.venA } })));
+      assert.ok(await ok(call('ven-a', 'GET', '/notifiers/mqtt/topics/vens/{venID}/resources', { ids: { venID: ids.venA } })));
+      assert.equal((await call('ven-a', 'GET', '/notifiers/mqtt/topics/vens/{venID}/events', { ids: { venID: ids.venB } })).status, 404, "VEN B's topics are not VEN A's");
+    });
+
+    it('lets a client in only with its own valid token, and a VEN subscribe only to its own topics', async () => {
+      await assert.rejects(mqtt.connectAsync(uri, { username: 'ven-a', password: 'not-a-token', reconnectPeriod: 0 }));
+      await assert.rejects(mqtt.connectAsync(uri, { username: 'ven-b', password: tokens['ven-a'], reconnectPeriod: 0 }), 'username must match the token');
+      const a = await connect('ven-a');
+      const granted = await a.subscribeAsync(`vens/${ids.venA}/events/+`, { qos: 1 });
+      assert.deepEqual(granted.map((g) => g.qos), [1]);
+      // The broker answers SUBACK 128 (failure) for each of these; mqtt.js turns that into a rejection.
+      for (const topic of ['events/create', `vens/${ids.venB}/events/create`, 'vens/+/events/create', '#', `programs/${ids.prog}/events/+`]) {
+        await assert.rejects(a.subscribeAsync(topic, { qos: 1 }), /Subscribe error/, topic);
+      }
+    });
+
+    it('publishes each change to BL topics in full and to the VEN topics each client may read, with hidden targets', async () => {
+      const a = await connect('ven-a');
+      const b = await connect('ven-b');
+      const bl = await connect('bl-1');
+      const [ga, gb, gbl] = [inbox(a), inbox(b), inbox(bl)];
+      await a.subscribeAsync(`vens/${ids.venA}/events/+`, { qos: 1 });
+      await b.subscribeAsync(`vens/${ids.venB}/#`, { qos: 1 });
+      await bl.subscribeAsync(['events/create', `programs/${ids.prog}/events/+`], { qos: 1 });
+      const targeted = await ok(call('bl-1', 'POST', '/events', { body: { programID: ids.prog, eventName: 'mq-targeted', targets: ['mq-a', 'mq-secret'] } }), 201);
+      const open = await ok(call('bl-1', 'POST', '/events', { body: { programID: ids.prog, eventName: 'mq-open' } }), 201);
+      await waitFor(() => ga.length === 2 && gb.length === 1 && gbl.length === 4, 10_000, 'MQTT messages');
+      const toA = ga.find((m) => m.body.object.id === targeted.id)!;
+      assert.equal(toA.topic, `vens/${ids.venA}/events/create`);
+      assert.deepEqual(toA.body.object.targets, ['mq-a']);
+      assert.deepEqual(gb.map((m) => [m.topic, m.body.object.id]), [[`vens/${ids.venB}/events/create`, open.id]]);
+      const blFull = gbl.find((m) => m.topic === 'events/create' && m.body.object.id === targeted.id)!;
+      assert.deepEqual(blFull.body.object.targets, ['mq-a', 'mq-secret']);
+      for (const m of [...ga, ...gb, ...gbl]) notifications.push(m.body);
+    });
+  });
+
   // Last (mocha runs a suite's own tests before its child suites, so this is a suite too).
   describe('conformance', () => {
   it('every response body in this run matches the 3.1.0 OpenAPI schema for its path, method and status', () => {
@@ -402,8 +482,8 @@ describe('OpenADR 3.1 VTN', function () {
       for (const e of spec.check(r.template, r.method, r.status, r.body)) failures.push(`${r.method} ${r.template} ${r.status}: ${e}`);
     }
     assert.deepEqual(failures, []);
-    // Every operation on the served paths was exercised (notifiers and MQTT are not built yet).
-    const served = ['/programs', '/programs/{programID}', '/events', '/events/{eventID}', '/vens', '/vens/{venID}', '/resources', '/resources/{resourceID}', '/reports', '/reports/{reportID}', '/subscriptions', '/subscriptions/{subscriptionID}'];
+    // Every operation of every path in the spec was exercised.
+    const served = ['/programs', '/programs/{programID}', '/events', '/events/{eventID}', '/vens', '/vens/{venID}', '/resources', '/resources/{resourceID}', '/reports', '/reports/{reportID}', '/subscriptions', '/subscriptions/{subscriptionID}', '/notifiers', '/notifiers/mqtt/topics/programs', '/notifiers/mqtt/topics/programs/{programID}', '/notifiers/mqtt/topics/events', '/notifiers/mqtt/topics/programs/{programID}/events', '/notifiers/mqtt/topics/reports', '/notifiers/mqtt/topics/subscriptions', '/notifiers/mqtt/topics/vens', '/notifiers/mqtt/topics/vens/{venID}', '/notifiers/mqtt/topics/resources', '/notifiers/mqtt/topics/vens/{venID}/events', '/notifiers/mqtt/topics/vens/{venID}/programs', '/notifiers/mqtt/topics/vens/{venID}/resources', '/auth/server', '/auth/token'];
     const missing: string[] = [];
     for (const p of served) for (const m of ['GET', 'POST', 'PUT', 'DELETE']) if (spec.statuses(p, m) && !seen.has(`${m} ${p}`)) missing.push(`${m} ${p}`);
     assert.deepEqual(missing, [], 'operations never exercised');

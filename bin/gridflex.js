@@ -16,4 +16,4 @@ if (existsSync(dist) && !process.env.GRIDFLEX_FROM_SOURCE) {
 const code = await main(process.argv.slice(2));
 process.exitCode = code;
 // serve resolves after a graceful stop; a stray handle must not keep the process alive.
-if (process.argv[2] === 'serve') setTimeout(() => process.exit(code), 2_000).unref();
+if (process.argv[2] === 'serve' || process.argv[2] === 'ven') setTimeout(() => process.exit(code), 2_000).unref();

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { declaredErrorCodes, KernelErrors } from '../core/index.js';
 import { Oa3Errors } from '../plugins/openadr3/errors.js';
+import { VenErrors } from '../core/openadr3/ven.js';
 import '../adapters/storage/index.js';
 import '../adapters/scheduler/index.js';
 import { ROOT } from './process.js';
@@ -15,7 +16,7 @@ describe('docs stay true', () => {
   });
 
   const tables: [string, Record<string, string>][] = [
-    ['docs/errors.md', KernelErrors],
+    ['docs/errors.md', { ...KernelErrors, ...VenErrors }],
     ['plugins/openadr3/README.md', Oa3Errors],
   ];
   for (const [doc, codes] of tables) {

@@ -26,6 +26,7 @@ Commands:
   serve            run the server (the default for npm start)
   plugins          list plugins, their versions and states
   config check     validate a config file and print every error
+  ven              run an OpenADR 3.1 VEN against a VTN
 
 Options: --help on any command, --version`,
   serve: `Usage: gridflex serve [--port N] [--host ADDR] [--config FILE] [--data DIR]
@@ -40,6 +41,14 @@ Set DATABASE_URL=postgres://... to use a PostgreSQL server instead of the embedd
 
 Lists plugins with versions and states. When a server holds the data folder, asks its API
 (GET /api/plugins); otherwise lists what the config would load, without starting anything.`,
+  ven: `Usage: gridflex ven --vtn URL --client-id ID [--client-secret SECRET] --ven-name NAME
+                    [--resource NAME]... [--notify auto|mqtt|webhook|poll] [--poll-seconds N]
+                    [--webhook-host ADDR --webhook-port N --webhook-url URL] [--json]
+
+Runs an OpenADR 3.1 VEN against any VTN: discovers the token endpoint, registers its ven and
+resources, follows events (MQTT if offered, else webhook if --webhook-port is given, else polling)
+and prints each change of its event timeline (JSON lines with --json) until SIGINT or SIGTERM.
+The secret may come from GRIDFLEX_VEN_CLIENT_SECRET instead of the command line.`,
   config: `Usage: gridflex config check [FILE] [--json]
 
 Validates the config (FILE, else GRIDFLEX_CONFIG, else defaults) with environment overrides:
@@ -71,6 +80,8 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
         return await plugins(rest, io);
       case 'config':
         return await configCommand(rest, io);
+      case 'ven':
+        return await venCommand(rest, io);
       default:
         return await pluginCommand(command, rest, io);
     }
@@ -206,6 +217,66 @@ async function serve(args: string[], io: CliIo): Promise<number> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+  });
+}
+
+async function venCommand(args: string[], io: CliIo): Promise<number> {
+  const { values } = parse(args, {
+    vtn: { type: 'string' },
+    'client-id': { type: 'string' },
+    'client-secret': { type: 'string' },
+    'ven-name': { type: 'string' },
+    resource: { type: 'string', multiple: true },
+    notify: { type: 'string' },
+    'poll-seconds': { type: 'string' },
+    'webhook-host': { type: 'string' },
+    'webhook-port': { type: 'string' },
+    'webhook-url': { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  if (values.help) {
+    io.out(HELP.ven!);
+    return 0;
+  }
+  const secret = values['client-secret'] ?? process.env.GRIDFLEX_VEN_CLIENT_SECRET;
+  for (const [name, v] of [['--vtn', values.vtn], ['--client-id', values['client-id']], ['--ven-name', values['ven-name']], ['--client-secret', secret]] as const) {
+    if (!v) throw usage(`${name} is required (see gridflex ven --help)`);
+  }
+  try {
+    const u = new URL(values.vtn!);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
+  } catch {
+    throw usage(`--vtn must be an http(s) URL, got '${values.vtn}'`);
+  }
+  const notify = values.notify ?? 'auto';
+  if (!['auto', 'mqtt', 'webhook', 'poll'].includes(notify)) throw usage(`--notify must be auto, mqtt, webhook or poll, got '${notify}'`);
+  const pollSeconds = values['poll-seconds'] === undefined ? 30 : Number(values['poll-seconds']);
+  if (!Number.isInteger(pollSeconds) || pollSeconds < 1) throw usage('--poll-seconds must be a whole number ≥ 1');
+  const webhookPort = values['webhook-port'] === undefined ? undefined : portOf(values['webhook-port']);
+  const { Oa3Ven } = await import('../openadr3/ven.js');
+  const ven = new Oa3Ven({
+    vtnUrl: values.vtn!,
+    clientId: values['client-id']!,
+    clientSecret: secret!,
+    venName: values['ven-name']!,
+    resources: values.resource ?? [],
+    notify: notify as 'auto',
+    pollMs: pollSeconds * 1000,
+    ...(webhookPort !== undefined ? { webhook: { host: values['webhook-host'] ?? '127.0.0.1', port: webhookPort, ...(values['webhook-url'] ? { publicUrl: values['webhook-url'] } : {}) } } : {}),
+    log: (m) => io.err(`ven: ${m}`),
+    onChange: (c) => {
+      const line = { at: new Date().toISOString(), change: c.kind, status: c.status, eventID: c.event.id, eventName: c.event.eventName ?? null, programID: c.event.programID, intervals: c.event.intervals ?? [] };
+      io.out(values.json ? JSON.stringify(line) : `${line.at} ${c.kind.padEnd(9)} ${c.status.padEnd(9)} ${c.event.id} ${c.event.eventName ?? ''}`.trimEnd());
+    },
+  });
+  await ven.start();
+  io.err(`gridflex ven: ${values['ven-name']} (${ven.venId}) following events by ${ven.mode}; targets ${ven.targets.join(', ') || '(none)'}`);
+  return new Promise<number>((resolve) => {
+    const stop = () => {
+      ven.stop().then(() => resolve(0), () => resolve(1));
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
   });
 }
 

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { openStorage, type SqlStorage } from '../adapters/storage/index.js';
 import type { ReadingInput } from '../core/index.js';
+import { benchOpenadr3 } from './openadr3.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const METERS = 1000;
@@ -204,6 +205,8 @@ async function main() {
     }
   }
 
+  rows.push(...(await benchOpenadr3(ROOT)));
+
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const md = [
     '# Benchmarks',
@@ -224,7 +227,14 @@ async function main() {
   process.stdout.write(md);
 }
 
-main().catch((e) => {
+if (process.argv.includes('--only=openadr3')) {
+  // The server runs from dist/: build first, or the numbers are of stale code.
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
+  benchOpenadr3(ROOT).then((r) => console.log(r), (e) => {
+    console.error(e);
+    process.exit(1);
+  });
+} else main().catch((e) => {
   console.error(e);
   process.exit(1);
 });

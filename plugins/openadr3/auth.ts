@@ -1,5 +1,5 @@
 import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
-import { jwtVerify, SignJWT } from 'jose';
+import { createRemoteJWKSet, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { GfError, KernelErrors, type Storage } from '../../core/index.js';
 import { ROLE_SCOPES, type ClientRole, type Scope } from '../../standards/openadr3/types.js';
 import { Oa3Errors } from './errors.js';
@@ -81,17 +81,37 @@ export class ClientRegistry {
   }
 }
 
-/** Signed JWT access tokens (HS256, key kept in the database so every process shares it). */
+/** An external OAuth2 authorisation server whose JWTs the VTN accepts (verified against its JWKS). */
+export interface ExternalAuth {
+  jwksUrl: string;
+  issuer: string;
+  audience?: string;
+  /** Its token endpoint, announced by /auth/server. */
+  tokenUrl: string;
+  /** The claim naming the client (falls back to `sub`). */
+  clientIdClaim: string;
+}
+
+/**
+ * Access tokens: by default signed JWTs we issue (HS256, key kept in the database so every process
+ * shares it); or, with `external`, JWTs from another authorisation server, verified with its JWKS.
+ * The role comes from the scopes: `read_all` makes a BL client, anything else a VEN.
+ */
 export class TokenService {
   private key: Uint8Array | undefined;
   private kid = '';
+  private readonly jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
 
   constructor(
     private readonly storage: Storage,
     private readonly ttlS: number,
-  ) {}
+    readonly external?: ExternalAuth,
+  ) {
+    this.jwks = external ? createRemoteJWKSet(new URL(external.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30_000 }) : undefined;
+  }
 
   async init(): Promise<void> {
+    if (this.external) return;
     await this.storage.query('INSERT INTO oa3_keys (kid, secret) VALUES ($1, $2) ON CONFLICT DO NOTHING', ['k1', randomBytes(32).toString('base64url')]);
     const r = await this.storage.query<{ kid: string; secret: string }>('SELECT kid, secret FROM oa3_keys ORDER BY created_at DESC LIMIT 1');
     this.kid = r.rows[0]!.kid;
@@ -100,6 +120,7 @@ export class TokenService {
 
   /** Issues a token with the requested scopes (all of the role's when none are asked for). */
   async issue(client: { clientId: string; role: ClientRole }, requested: string | undefined): Promise<{ access_token: string; token_type: 'Bearer'; expires_in: number; scope: string }> {
+    if (this.external) throw new GfError(Oa3Errors.GF_OA3_NOT_IMPLEMENTED, `tokens come from ${this.external.tokenUrl}; see GET /auth/server`);
     const allowed = ROLE_SCOPES[client.role];
     const asked = requested?.trim() ? requested.trim().split(/\s+/) : [...allowed];
     const refused = asked.filter((s) => !allowed.includes(s as Scope));
@@ -121,6 +142,7 @@ export class TokenService {
   }
 
   async verify(token: string): Promise<Principal> {
+    if (this.external) return this.verifyExternal(token);
     try {
       const { payload } = await jwtVerify(token, this.key!, { issuer: ISSUER, algorithms: ['HS256'] });
       const role = payload.role === 'bl' || payload.role === 'ven' ? payload.role : undefined;
@@ -130,5 +152,27 @@ export class TokenService {
       const expired = (e as { code?: string }).code === 'ERR_JWT_EXPIRED';
       throw new GfError(Oa3Errors.GF_OA3_UNAUTHORIZED, expired ? 'the access token has expired' : 'the access token is invalid', { cause: e });
     }
+  }
+
+  private async verifyExternal(token: string): Promise<Principal> {
+    const ext = this.external!;
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.jwks!, {
+        issuer: ext.issuer,
+        ...(ext.audience ? { audience: ext.audience } : {}),
+        algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'],
+      }));
+    } catch (e) {
+      const expired = (e as { code?: string }).code === 'ERR_JWT_EXPIRED';
+      throw new GfError(Oa3Errors.GF_OA3_UNAUTHORIZED, expired ? 'the access token has expired' : 'the access token is invalid or not from the configured issuer', { cause: e });
+    }
+    const clientId = payload[ext.clientIdClaim] ?? payload.sub;
+    // RFC 9068 and most servers put scopes in `scope` (space-separated); some use `scp` (array).
+    const rawScope = payload.scope ?? payload.scp;
+    const scopes = Array.isArray(rawScope) ? rawScope.map(String) : typeof rawScope === 'string' ? rawScope.split(' ') : [];
+    if (typeof clientId !== 'string' || !clientId) throw new GfError(Oa3Errors.GF_OA3_UNAUTHORIZED, `the token names no client (${ext.clientIdClaim} or sub)`);
+    const known = scopes.filter((x): x is Scope => (ROLE_SCOPES.bl as readonly string[]).includes(x) || (ROLE_SCOPES.ven as readonly string[]).includes(x));
+    return { clientId, role: known.includes('read_all') ? 'bl' : 'ven', scopes: new Set(known) };
   }
 }

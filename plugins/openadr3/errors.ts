@@ -10,4 +10,5 @@ export const Oa3Errors = defineErrors({
   GF_OA3_TOKEN_REQUEST: { status: 400, title: 'Bad token request' },
   GF_OA3_INVALID_CLIENT: { status: 401, title: 'Client authentication failed' },
   GF_OA3_CALLBACK_REJECTED: { status: 400, title: 'Webhook callback URL rejected' },
+  GF_OA3_NOT_IMPLEMENTED: { status: 501, title: 'Not Implemented' },
 });

@@ -1,7 +1,7 @@
 import { createToken, definePlugin, StorageToken } from '../../core/index.js';
 import { Oa3Token } from './api.js';
 import { clientsCommand } from './commands.js';
-import { ClientRegistry, TokenService, type ClientSeed } from './auth.js';
+import { ClientRegistry, TokenService, type ClientSeed, type ExternalAuth } from './auth.js';
 import { oa3Migrations } from './migrations.js';
 import { ObjectStore } from './objects.js';
 import { EmbeddedBroker, ExternalBrokerPublisher, publishChange, type MqttConfig, type Publisher } from './mqtt.js';
@@ -13,6 +13,7 @@ export interface Oa3Config {
   tokenTtlSeconds: number;
   publicUrl?: string;
   clients: ClientSeed[];
+  externalAuth?: ExternalAuth;
   mqtt: MqttConfig;
   webhooks: {
     allowHttpHosts: string[];
@@ -50,6 +51,19 @@ export const openadr3Plugin = definePlugin<Oa3Config>({
         basePath: { type: 'string', pattern: '^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$', default: '/openadr3/3.1.0', description: 'Where the API is served.' },
         tokenTtlSeconds: { type: 'integer', minimum: 1, maximum: 86400, default: 3600, description: 'Lifetime of issued access tokens.' },
         publicUrl: { type: 'string', format: 'uri', pattern: '^https?://[^/]+$', description: 'Scheme and authority clients reach the server at (for /auth/server); the request origin when unset.' },
+        externalAuth: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['jwksUrl', 'issuer', 'tokenUrl'],
+          description: 'Accept tokens from an external OAuth2 authorisation server instead of issuing them (/auth/token then answers 501).',
+          properties: {
+            jwksUrl: { type: 'string', format: 'uri', pattern: '^https?://', description: 'Its JWKS (public keys).' },
+            issuer: { type: 'string', minLength: 1, description: 'The iss its tokens carry.' },
+            audience: { type: 'string', minLength: 1, description: 'The aud its tokens must carry, if any.' },
+            tokenUrl: { type: 'string', format: 'uri', pattern: '^https?://', description: 'Its token endpoint, announced by /auth/server.' },
+            clientIdClaim: { type: 'string', minLength: 1, default: 'client_id', description: 'The claim naming the client (sub when absent).' },
+          },
+        },
         mqtt: {
           type: 'object',
           additionalProperties: false,
@@ -104,7 +118,7 @@ export const openadr3Plugin = definePlugin<Oa3Config>({
   register(ctx) {
     const storage = ctx.resolve(StorageToken);
     const clients = new ClientRegistry(storage);
-    const tokens = new TokenService(storage, ctx.config.tokenTtlSeconds);
+    const tokens = new TokenService(storage, ctx.config.tokenTtlSeconds, ctx.config.externalAuth);
     const dispatcher = new WebhookDispatcher(storage, ctx.config.webhooks, ctx.log);
     const mqttState: MqttState = { uris: [] };
     ctx.provide(Services, () => ({ clients, tokens, dispatcher, mqtt: mqttState }));

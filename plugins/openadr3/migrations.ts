@@ -38,7 +38,7 @@ export const oa3Migrations: readonly Migration[] = [
       CREATE UNIQUE INDEX oa3_ven_name ON oa3_objects (name) WHERE object_type = 'VEN';
       CREATE UNIQUE INDEX oa3_resource_name ON oa3_objects (parent_id, name) WHERE object_type = 'RESOURCE';
       CREATE INDEX oa3_list ON oa3_objects (object_type, created_ms, id);
-      CREATE INDEX oa3_by_parent ON oa3_objects (object_type, parent_id);
+      CREATE INDEX oa3_by_parent ON oa3_objects (object_type, parent_id, created_ms, id);
       CREATE INDEX oa3_by_client ON oa3_objects (object_type, client_id);
       CREATE INDEX oa3_by_targets ON oa3_objects USING gin (targets);
     `,

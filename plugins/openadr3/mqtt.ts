@@ -161,18 +161,29 @@ export async function publishChange(
   if (row.object_type === 'RESOURCE' && row.parent_id) msgs.push([`vens/${row.parent_id}/resources/${o}`, full]);
   if (row.object_type === 'PROGRAM' || row.object_type === 'EVENT') {
     const kind = row.object_type === 'PROGRAM' ? 'programs' : 'events';
-    // Every ven, with the targets granted to its client (through its vens and their resources).
-    const vens = await db.query<{ id: string; granted: string[] }>(
-      `WITH g AS (
-         SELECT v.client_id, unnest(v.targets) AS t FROM oa3_objects v WHERE v.object_type = 'VEN'
-         UNION SELECT v.client_id, unnest(r.targets) FROM oa3_objects r JOIN oa3_objects v ON v.id = r.parent_id AND v.object_type = 'VEN' WHERE r.object_type = 'RESOURCE')
-       SELECT v.id, coalesce((SELECT array_agg(DISTINCT g.t) FROM g WHERE g.client_id = v.client_id), '{}') AS granted
-       FROM oa3_objects v WHERE v.object_type = 'VEN'`,
-    );
-    const untargeted = row.targets.length === 0 ? note(represent(row, [])) : undefined;
-    for (const v of vens.rows) {
-      if (untargeted) msgs.push([`vens/${v.id}/${kind}/${o}`, untargeted]);
-      else if (row.targets.some((t) => v.granted.includes(t))) msgs.push([`vens/${v.id}/${kind}/${o}`, note(represent(row, v.granted))]);
+    if (row.targets.length === 0) {
+      // Untargeted: every ven's client may read it.
+      const vens = await db.query<{ id: string }>("SELECT id FROM oa3_objects WHERE object_type = 'VEN'");
+      const payload = note(represent(row, []));
+      for (const v of vens.rows) msgs.push([`vens/${v.id}/${kind}/${o}`, payload]);
+    } else {
+      // Each ven with the targets granted to its client (through its vens and their resources), once per client.
+      const vens = await db.query<{ id: string; granted: string[] }>(
+        `WITH g AS MATERIALIZED (
+           SELECT v.client_id, unnest(v.targets) AS t FROM oa3_objects v WHERE v.object_type = 'VEN' AND cardinality(v.targets) > 0
+           UNION SELECT v.client_id, unnest(r.targets) FROM oa3_objects r JOIN oa3_objects v ON v.id = r.parent_id AND v.object_type = 'VEN'
+           WHERE r.object_type = 'RESOURCE' AND cardinality(r.targets) > 0),
+         agg AS (SELECT client_id, array_agg(DISTINCT t) AS granted FROM g GROUP BY client_id HAVING array_agg(t) && $1::text[])
+         SELECT v.id, agg.granted FROM oa3_objects v JOIN agg ON agg.client_id = v.client_id WHERE v.object_type = 'VEN'`,
+        [row.targets],
+      );
+      const byGrant = new Map<string, string>();
+      for (const v of vens.rows) {
+        const key = [...v.granted].sort().join('\u0000');
+        let payload = byGrant.get(key);
+        if (!payload) byGrant.set(key, (payload = note(represent(row, v.granted))));
+        msgs.push([`vens/${v.id}/${kind}/${o}`, payload]);
+      }
     }
   }
   for (const [topic, payload] of msgs) await publisher.publish(topic, payload);

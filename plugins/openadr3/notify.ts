@@ -41,6 +41,7 @@ export async function enqueueNotifications(
     [program, row.object_type, op],
   );
   const granted = new Map<string, string[]>();
+  const payloadCache = new Map<string, string>();
   const ids: string[] = [];
   const clients: string[] = [];
   const urls: string[] = [];
@@ -58,7 +59,15 @@ export async function enqueueNotifications(
         } else visible = [];
       } else if (row.client_id !== sub.client_id) continue;
     }
-    const object = represent(row, visible);
+    // One payload per visibility class (all BL subscribers share one), not one per subscriber.
+    const cacheKey = visible ? visible.join('\u0000') : '\u0001bl';
+    let cached = payloadCache.get(cacheKey);
+    if (!cached) {
+      const object = represent(row, visible);
+      const targets = (object as { targets?: string[] | null }).targets ?? null;
+      cached = JSON.stringify({ objectType: row.object_type, operation: op, object, ...(targets ? { targets } : {}) });
+      payloadCache.set(cacheKey, cached);
+    }
     const seen = new Set<string>();
     for (const oo of sub.body.objectOperations) {
       if (!oo.objects.includes(row.object_type) || !oo.operations.includes(op) || seen.has(oo.callbackUrl)) continue;
@@ -67,8 +76,7 @@ export async function enqueueNotifications(
       clients.push(sub.client_id);
       urls.push(oo.callbackUrl);
       bearers.push(oo.bearerToken ?? null);
-      const targets = (object as { targets?: string[] | null }).targets ?? null;
-      payloads.push(JSON.stringify({ objectType: row.object_type, operation: op, object, ...(targets ? { targets } : {}) }));
+      payloads.push(cached);
     }
   }
   if (ids.length === 0) return 0;

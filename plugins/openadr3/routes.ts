@@ -196,10 +196,12 @@ export function buildRouter(deps: RouteDeps): Router {
   // ---- auth (no token needed) ----
   r.get('/auth/server', (ctx) => {
     const base = deps.publicUrl ?? `${ctx.protocol}://${ctx.host}`;
-    ctx.body = { tokenURL: `${base}${deps.basePath}/auth/token` };
+    ctx.body = { tokenURL: deps.tokens.external?.tokenUrl ?? `${base}${deps.basePath}/auth/token` };
   });
 
   r.post('/auth/token', async (ctx) => {
+    // Definition §Token endpoint discovery: with an external server, this endpoint may answer 501.
+    if (deps.tokens.external) throw new GfError(Oa3Errors.GF_OA3_NOT_IMPLEMENTED, `this VTN takes tokens from ${deps.tokens.external.tokenUrl}; see GET /auth/server`);
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
     // RFC 6749 §2.3.1: credentials may come in an HTTP Basic header instead of the body.
     const basic = /^Basic\s+(.+)$/i.exec(ctx.get('authorization'));

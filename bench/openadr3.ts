@@ -132,6 +132,8 @@ export async function benchOpenadr3(root: string): Promise<Row[]> {
       await post('/subscriptions', { clientName: `sub-${i}`, programID: hooked.id, objectOperations: [{ objects: ['EVENT'], operations: ['CREATE'], callbackUrl: `${receiverUrl}?s=${i}` }] });
     });
     progress('measuring POST /events with 1,000 webhook subscriptions');
+    // Quiet: each POST after the previous fan-out was delivered. Busy: back to back, each POST
+    // while the previous event's 1,000 deliveries are still going out from the same process.
     const lat: number[] = [];
     let firstDelivered = 0;
     for (let i = 0; i < 20; i++) {
@@ -139,15 +141,20 @@ export async function benchOpenadr3(root: string): Promise<Row[]> {
       const t = performance.now();
       await post('/events', { programID: hooked.id, eventName: `w${i}` });
       lat.push(performance.now() - t);
-      if (i === 0) {
-        await until(() => receiverHits.n - before >= 1000, 120_000, `1,000 webhook deliveries (have ${receiverHits.n - before})`);
-        firstDelivered = performance.now() - t;
-      }
+      await until(() => receiverHits.n - before >= 1000, 120_000, `1,000 webhook deliveries (have ${receiverHits.n - before})`);
+      if (i === 0) firstDelivered = performance.now() - t;
     }
-    rows.push({ what: 'OpenADR 3.1: POST /events latency with 1,000 webhook subscriptions (20 sequential; notifications queued in the same transaction)', result: `p50 ${lat.length ? pct(lat, 50).toFixed(1) : '?'} ms, p95 ${pct(lat, 95).toFixed(1)} ms`, target: 'p50 < 43 ms (published Rust implementation)' });
+    const busy: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const t = performance.now();
+      await post('/events', { programID: hooked.id, eventName: `b${i}` });
+      busy.push(performance.now() - t);
+    }
+    rows.push({ what: 'OpenADR 3.1: POST /events latency with 1,000 webhook subscriptions, each after the previous fan-out was delivered (20; notifications queued in the same transaction)', result: `p50 ${pct(lat, 50).toFixed(1)} ms, p95 ${pct(lat, 95).toFixed(1)} ms`, target: 'p50 < 43 ms (published Rust implementation)' });
+    rows.push({ what: 'OpenADR 3.1: the same, back to back while the previous events are being delivered (20)', result: `p50 ${pct(busy, 50).toFixed(1)} ms, p95 ${pct(busy, 95).toFixed(1)} ms` });
     rows.push({ what: 'OpenADR 3.1: one event to 1,000 webhook subscribers, POST until the last delivery (loopback receiver)', result: `${fmt(firstDelivered)} ms` });
-    progress(`webhooks: p50 ${pct(lat, 50).toFixed(1)} ms, all delivered in ${fmt(firstDelivered)} ms`);
-    await until(() => receiverHits.n >= 20_000, 300_000, `the webhook queue to drain (have ${receiverHits.n})`);
+    progress(`webhooks: quiet p50 ${pct(lat, 50).toFixed(1)} ms, busy p50 ${pct(busy, 50).toFixed(1)} ms, all delivered in ${fmt(firstDelivered)} ms`);
+    await until(() => receiverHits.n >= 40_000, 300_000, `the webhook queue to drain (have ${receiverHits.n})`);
 
     // 1,000 VENs on MQTT.
     const notifiers = (await (await fetch(`${url}${BASE}/notifiers`, { headers: { authorization: `Bearer ${fleet}` } })).json()) as { MQTT: { URIS: string[] } };

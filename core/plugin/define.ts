@@ -47,19 +47,25 @@ export function defineExtensionPoint<T>(id: string, validate?: (entry: T) => str
   return Object.freeze(validate ? { id, validate } : { id });
 }
 
-/** What `register` may do: wiring only, no I/O. */
-export interface RegisterContext<C> {
+/** What every phase of a plugin sees. */
+export interface PluginContext<C> {
   readonly pluginId: string;
+  /** The plugin's config, validated against its schema with defaults applied. */
   readonly config: C;
   readonly kernel: KernelInfo;
+  /** A child logger that adds `plugin` to every line. */
   readonly log: Logger;
   /** The plugin's own child container: what is registered here stays private. */
   readonly container: DependencyContainer;
   /**
-   * Resolves a token exposed by a plugin registered earlier (one in `requires`). Ports such as
-   * storage may be taken here and used from `start` on.
+   * Resolves a token: the plugin's own, or one exposed by a plugin registered earlier (one in
+   * `requires`). Ports such as storage may be taken in `register` and used from `start` on.
    */
   resolve<T>(token: Token<T>): T;
+}
+
+/** What `register` may do: wiring only, no I/O. */
+export interface RegisterContext<C> extends PluginContext<C> {
   /** Provides a token to every plugin (registered in the root container). */
   expose<T>(token: Token<T>, factory: (resolve: <U>(t: Token<U>) => U) => T): void;
   /** Provides a token to this plugin only. */
@@ -75,13 +81,7 @@ export interface RegisterContext<C> {
 }
 
 /** What `start` and `stop` see: the wiring is done, I/O may begin. */
-export interface StartContext<C> {
-  readonly pluginId: string;
-  readonly config: C;
-  readonly kernel: KernelInfo;
-  readonly log: Logger;
-  readonly container: DependencyContainer;
-  resolve<T>(token: Token<T>): T;
+export interface StartContext<C> extends PluginContext<C> {
   /** The entries of an extension point, in contribution order. */
   extensions<T>(point: ExtensionPoint<T>): ReadonlyMap<string, T>;
   /** Aborted when the host gives up waiting for `start` (timeout) or shuts down. */

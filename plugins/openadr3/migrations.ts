@@ -47,15 +47,21 @@ export const oa3Migrations: readonly Migration[] = [
     version: 2,
     name: 'webhook outbox',
     // Written in the same transaction as the object change, so an acknowledged change is never
-    // without its notifications, even across a crash.
+    // without its notifications, even across a crash. A payload is stored once however many
+    // subscribers get it; an outbox row is one delivery.
     up: `
+      CREATE TABLE oa3_notifications (
+        id         bigserial PRIMARY KEY,
+        payload    text NOT NULL,
+        created_ms bigint NOT NULL
+      );
       CREATE TABLE oa3_outbox (
         id              bigserial PRIMARY KEY,
+        notification_id bigint NOT NULL REFERENCES oa3_notifications (id) ON DELETE CASCADE,
         subscription_id text NOT NULL,
         client_id       text NOT NULL,
         callback_url    text NOT NULL,
         bearer_token    text,
-        payload         jsonb NOT NULL,
         attempts        integer NOT NULL DEFAULT 0,
         next_attempt_ms bigint NOT NULL,
         created_ms      bigint NOT NULL,
@@ -63,6 +69,7 @@ export const oa3Migrations: readonly Migration[] = [
         failed          boolean NOT NULL DEFAULT false,
         last_error      text
       );
+      CREATE INDEX oa3_outbox_notification ON oa3_outbox (notification_id);
       CREATE INDEX oa3_outbox_due ON oa3_outbox (next_attempt_ms) WHERE delivered_ms IS NULL AND NOT failed;
     `,
   },

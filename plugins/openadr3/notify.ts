@@ -4,13 +4,14 @@ import type { ObjectRow, ObjectStore } from './objects.js';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE';
 
-interface SubscriptionRow {
+/** One matching callback of one subscription (a subscription may list several). */
+interface Match {
   id: string;
   client_id: string;
-  program_id: string | null;
   targets: string[];
-  body: { objectOperations: { objects: ObjectType[]; operations: string[]; callbackUrl: string; bearerToken?: string | null }[] };
   role: 'bl' | 'ven' | null;
+  url: string;
+  bearer: string | null;
 }
 
 /** The program an object belongs to, for subscriptions limited to one program. */
@@ -34,19 +35,26 @@ export async function enqueueNotifications(
   represent: (row: ObjectRow, visible?: readonly string[]) => Record<string, unknown>,
 ): Promise<number> {
   const program = programOf(row);
-  const subs = await db.query<SubscriptionRow>(
-    `SELECT o.id, o.client_id, o.program_id, o.targets, o.body, c.role FROM oa3_objects o LEFT JOIN oa3_clients c ON c.client_id = o.client_id
+  // The callbacks whose objects and operations match, straight from SQL (one row per callback URL).
+  const subs = await db.query<Match>(
+    `SELECT DISTINCT ON (o.id, oo->>'callbackUrl') o.id, o.client_id, o.targets, c.role, oo->>'callbackUrl' AS url, oo->>'bearerToken' AS bearer
+     FROM oa3_objects o
+     CROSS JOIN LATERAL jsonb_array_elements(o.body->'objectOperations') oo
+     LEFT JOIN oa3_clients c ON c.client_id = o.client_id
      WHERE o.object_type = 'SUBSCRIPTION' AND (o.program_id IS NULL OR o.program_id = $1)
-       AND EXISTS (SELECT 1 FROM jsonb_array_elements(o.body->'objectOperations') oo WHERE oo->'objects' ? $2 AND oo->'operations' ? $3)`,
+       AND oo->'objects' ? $2 AND oo->'operations' ? $3`,
     [program, row.object_type, op],
   );
+  if (subs.rows.length === 0) return 0;
   const granted = new Map<string, string[]>();
-  const payloadCache = new Map<string, string>();
+  // One payload per visibility class (all BL subscribers share one), stored once.
+  const payloadIndex = new Map<string, number>();
+  const payloads: string[] = [];
+  const which: number[] = [];
   const ids: string[] = [];
   const clients: string[] = [];
   const urls: string[] = [];
   const bearers: (string | null)[] = [];
-  const payloads: string[] = [];
   for (const sub of subs.rows) {
     let visible: string[] | undefined;
     if (sub.role !== 'bl') {
@@ -59,32 +67,30 @@ export async function enqueueNotifications(
         } else visible = [];
       } else if (row.client_id !== sub.client_id) continue;
     }
-    // One payload per visibility class (all BL subscribers share one), not one per subscriber.
-    const cacheKey = visible ? visible.join('\u0000') : '\u0001bl';
-    let cached = payloadCache.get(cacheKey);
-    if (!cached) {
+    const key = visible ? visible.join('\u0000') : '\u0001bl';
+    let index = payloadIndex.get(key);
+    if (index === undefined) {
       const object = represent(row, visible);
       const targets = (object as { targets?: string[] | null }).targets ?? null;
-      cached = JSON.stringify({ objectType: row.object_type, operation: op, object, ...(targets ? { targets } : {}) });
-      payloadCache.set(cacheKey, cached);
+      index = payloads.push(JSON.stringify({ objectType: row.object_type, operation: op, object, ...(targets ? { targets } : {}) })) - 1;
+      payloadIndex.set(key, index);
     }
-    const seen = new Set<string>();
-    for (const oo of sub.body.objectOperations) {
-      if (!oo.objects.includes(row.object_type) || !oo.operations.includes(op) || seen.has(oo.callbackUrl)) continue;
-      seen.add(oo.callbackUrl);
-      ids.push(sub.id);
-      clients.push(sub.client_id);
-      urls.push(oo.callbackUrl);
-      bearers.push(oo.bearerToken ?? null);
-      payloads.push(cached);
-    }
+    which.push(index + 1);
+    ids.push(sub.id);
+    clients.push(sub.client_id);
+    urls.push(sub.url);
+    bearers.push(sub.bearer);
   }
   if (ids.length === 0) return 0;
   const now = Date.now();
   await db.query(
-    `INSERT INTO oa3_outbox (subscription_id, client_id, callback_url, bearer_token, payload, next_attempt_ms, created_ms)
-     SELECT s, c, u, b, p::jsonb, $6, $6 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS t(s, c, u, b, p)`,
-    [ids, clients, urls, bearers, payloads, now],
+    `WITH n AS (
+       INSERT INTO oa3_notifications (payload, created_ms) SELECT p, $7 FROM unnest($1::text[]) WITH ORDINALITY AS t(p, k) ORDER BY k RETURNING id),
+     numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS k FROM n)
+     INSERT INTO oa3_outbox (notification_id, subscription_id, client_id, callback_url, bearer_token, next_attempt_ms, created_ms)
+     SELECT numbered.id, s, c, u, b, $7, $7
+     FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[]) AS t(w, s, c, u, b) JOIN numbered ON numbered.k = t.w`,
+    [payloads, which, ids, clients, urls, bearers, now],
   );
   return ids.length;
 }

@@ -15,7 +15,8 @@ interface Due {
   id: number;
   callback_url: string;
   bearer_token: string | null;
-  payload: unknown;
+  /** The notification JSON, stored once per payload and sent as is. */
+  payload: string;
   attempts: number;
 }
 
@@ -79,56 +80,77 @@ export class WebhookDispatcher {
       if (this.stopped) return;
       const now = Date.now();
       const due = await this.storage.query<Due>(
-        `UPDATE oa3_outbox SET next_attempt_ms = $1 + ${LEASE_MS}
-         WHERE id IN (SELECT id FROM oa3_outbox WHERE delivered_ms IS NULL AND NOT failed AND next_attempt_ms <= $1
-                      ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)
-         RETURNING id::float8 AS id, callback_url, bearer_token, payload, attempts`,
+        `WITH claimed AS (
+           UPDATE oa3_outbox SET next_attempt_ms = $1 + ${LEASE_MS}
+           WHERE id IN (SELECT id FROM oa3_outbox WHERE delivered_ms IS NULL AND NOT failed AND next_attempt_ms <= $1
+                        ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)
+           RETURNING id, notification_id, callback_url, bearer_token, attempts)
+         SELECT c.id::float8 AS id, c.callback_url, c.bearer_token, c.attempts, n.payload
+         FROM claimed c JOIN oa3_notifications n ON n.id = c.notification_id`,
         [now, this.opts.concurrency * 4],
       );
       if (due.rows.length === 0) break;
       const queue = [...due.rows].sort((a, b) => a.id - b.id);
+      const results: { id: number; attempts: number; error: string | undefined }[] = [];
       await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, queue.length) }, async () => {
-        for (let n = queue.shift(); n; n = queue.shift()) await this.deliver(n);
+        for (let n = queue.shift(); n; n = queue.shift()) results.push({ id: n.id, attempts: n.attempts + 1, error: await this.deliver(n) });
       }));
+      await this.record(results);
     }
     if (Date.now() - this.lastPrune > 60_000) {
       this.lastPrune = Date.now();
       await this.storage.query('DELETE FROM oa3_outbox WHERE delivered_ms < $1', [Date.now() - KEEP_DELIVERED_MS]);
+      await this.storage.query('DELETE FROM oa3_notifications n WHERE NOT EXISTS (SELECT 1 FROM oa3_outbox o WHERE o.notification_id = n.id) AND n.created_ms < $1', [
+        Date.now() - KEEP_DELIVERED_MS,
+      ]);
     }
   }
 
-  private async deliver(n: Due): Promise<void> {
-    let error: string | undefined;
+  /** One delivery; resolves to the error, or undefined when the callback took it (2xx). */
+  private async deliver(n: Due): Promise<string | undefined> {
     try {
       await checkCallbackUrl(n.callback_url, this.opts);
       const res = await fetch(n.callback_url, {
         method: 'POST',
         redirect: 'manual',
         headers: { 'content-type': 'application/json', ...(n.bearer_token ? { authorization: `Bearer ${n.bearer_token}` } : {}) },
-        body: JSON.stringify(n.payload),
+        body: n.payload,
         signal: AbortSignal.timeout(this.opts.timeoutMs),
       });
       await res.arrayBuffer().catch(() => undefined);
-      if (res.status < 200 || res.status >= 300) error = `callback answered ${res.status}`;
+      return res.status >= 200 && res.status < 300 ? undefined : `callback answered ${res.status}`;
     } catch (e) {
-      error = (e as Error).message;
+      return (e as Error).message;
     }
-    const attempts = n.attempts + 1;
-    if (!error) {
-      this.delivered++;
-      await this.storage.query('UPDATE oa3_outbox SET delivered_ms = $2, attempts = $3, last_error = NULL WHERE id = $1', [n.id, Date.now(), attempts]);
-      return;
+  }
+
+  /**
+   * Records a batch of outcomes in two statements (the embedded engine has one connection: a
+   * statement per delivery would queue API requests behind a fan-out).
+   */
+  private async record(results: { id: number; attempts: number; error: string | undefined }[]): Promise<void> {
+    const now = Date.now();
+    const ok = results.filter((r) => !r.error);
+    const bad = results.filter((r) => r.error);
+    this.delivered += ok.length;
+    this.failures += bad.length;
+    if (ok.length > 0) {
+      await this.storage.query(
+        'UPDATE oa3_outbox o SET delivered_ms = $3, attempts = t.a, last_error = NULL FROM unnest($1::bigint[], $2::int[]) AS t(i, a) WHERE o.id = t.i',
+        [ok.map((r) => r.id), ok.map((r) => r.attempts), now],
+      );
     }
-    this.failures++;
-    const giveUp = attempts >= this.opts.maxAttempts;
-    const backoff = Math.min(this.opts.backoffMaxMs, this.opts.backoffBaseMs * 2 ** (attempts - 1));
-    await this.storage.query('UPDATE oa3_outbox SET attempts = $2, next_attempt_ms = $3, failed = $4, last_error = $5 WHERE id = $1', [
-      n.id,
-      attempts,
-      Date.now() + backoff,
-      giveUp,
-      error.slice(0, 500),
-    ]);
-    if (giveUp) this.log.warn({ outboxId: n.id, url: n.callback_url, attempts, error }, 'webhook notification given up');
+    if (bad.length > 0) {
+      const next = bad.map((r) => now + Math.min(this.opts.backoffMaxMs, this.opts.backoffBaseMs * 2 ** (r.attempts - 1)));
+      const giveUp = bad.map((r) => r.attempts >= this.opts.maxAttempts);
+      await this.storage.query(
+        `UPDATE oa3_outbox o SET attempts = t.a, next_attempt_ms = t.n, failed = t.f, last_error = t.e
+         FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::bool[], $5::text[]) AS t(i, a, n, f, e) WHERE o.id = t.i`,
+        [bad.map((r) => r.id), bad.map((r) => r.attempts), next, giveUp, bad.map((r) => r.error!.slice(0, 500))],
+      );
+      bad.forEach((r, i) => {
+        if (giveUp[i]) this.log.warn({ outboxId: r.id, attempts: r.attempts, error: r.error }, 'webhook notification given up');
+      });
+    }
   }
 }

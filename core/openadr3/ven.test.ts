@@ -108,6 +108,41 @@ describe('OpenADR 3.1 VEN client against the gridflex VTN', function () {
     assert.equal((await exited(proc)).code, 0);
   });
 
+  it('reports readings from its source when an event completes', async () => {
+    await bl('POST', '/vens', { objectType: 'BL_VEN_REQUEST', clientID: 'ven-a', venName: 'reporting-site', targets: ['rep'] });
+    const program = await bl('POST', '/programs', { programName: 'reporting' });
+    const asked: string[] = [];
+    const reported: string[] = [];
+    const ven = new Oa3Ven({
+      vtnUrl: `${server.url}${BASE}`,
+      clientId: 'ven-a',
+      clientSecret: 'secret-a-123',
+      venName: 'reporting-site',
+      notify: 'poll',
+      pollMs: 200,
+      readings: {
+        payloadType: 'USAGE',
+        readings: async (e) => {
+          asked.push(e.id);
+          return [{ resourceName: 'main-meter', start: e.intervalPeriod!.start!, duration: 'PT2S', value: 1.5 }];
+        },
+      },
+      onReport: (_e, r) => reported.push(r),
+    });
+    await ven.start();
+    try {
+      const ev = await bl('POST', '/events', { programID: program.id, eventName: 'short', targets: ['rep'], intervalPeriod: { start: new Date().toISOString(), duration: 'PT2S' }, intervals: [{ id: 0, payloads: [{ type: 'SIMPLE', values: [1] }] }] });
+      await waitFor(() => reported.length === 1, 15_000, 'the automatic report');
+      assert.deepEqual(asked, [ev.id]);
+      const reports = await bl('GET', `/reports?eventID=${ev.id}`);
+      assert.equal(reports.length, 1);
+      assert.equal(reports[0].resources[0].intervals[0].payloads[0].values[0], 1.5);
+      assert.equal(ven.timeline.get(ev.id)!.status, 'completed');
+    } finally {
+      await ven.stop();
+    }
+  });
+
   it('refuses wrong credentials with a coded error', async () => {
     const ven = new Oa3Ven({ vtnUrl: `${server.url}${BASE}`, clientId: 'ven-a', clientSecret: 'wrong-secret', venName: 'x', notify: 'poll' });
     await assert.rejects(ven.start(), (e: unknown) => (e as { code?: string }).code === 'GF_VEN_AUTH_FAILED');

@@ -33,6 +33,23 @@ export interface TimelineEntry {
 
 export type VenChange = { kind: 'created' | 'updated' | 'cancelled'; event: VenEvent; status: EventStatus };
 
+/** One value for a report: what a resource measured over an interval. */
+export interface ReportValue {
+  resourceName: string;
+  start: string;
+  duration: string;
+  value: number;
+}
+
+/**
+ * Where the VEN's measurements come from (later: device adapters). Asked when an event completes;
+ * the VEN reports what it returns (nothing when it returns an empty list).
+ */
+export interface ReadingsSource {
+  payloadType: string;
+  readings(event: VenEvent): Promise<ReportValue[]>;
+}
+
 export interface VenOptions {
   /** The VTN base URL, e.g. https://vtn.example.com/openadr3/3.1.0 */
   vtnUrl: string;
@@ -48,6 +65,10 @@ export interface VenOptions {
   /** Webhook mode: where this VEN listens, and the URL the VTN can reach it at. */
   webhook?: { host: string; port: number; publicUrl?: string };
   onChange?: (change: VenChange) => void;
+  /** Measurements to report when an event completes. */
+  readings?: ReadingsSource;
+  /** Called after an automatic report was posted. */
+  onReport?: (eventId: string, reportId: string) => void;
   log?: (msg: string) => void;
 }
 
@@ -239,8 +260,28 @@ export class Oa3Ven {
       if (s !== entry.status) {
         this.timeline.set(id, { ...entry, status: s });
         this.o.onChange?.({ kind: 'updated', event: entry.event, status: s });
+        if (s === 'completed') this.reportCompleted(entry.event);
       }
     }
+  }
+
+  /** Reports an event's measurements once, when it completes, if a readings source is set. */
+  private reported = new Set<string>();
+  private reportCompleted(e: VenEvent): void {
+    const src = this.o.readings;
+    if (!src || this.reported.has(e.id)) return;
+    this.reported.add(e.id);
+    src
+      .readings(e)
+      .then(async (values) => {
+        if (values.length === 0) return;
+        const r = await this.report(e.id, src.payloadType, values);
+        this.o.onReport?.(e.id, r.id);
+      })
+      .catch((err) => {
+        this.reported.delete(e.id); // try again on the next status pass
+        this.o.log?.(`report for event ${e.id} failed: ${(err as Error).message}`);
+      });
   }
 
   private onNotification(n: { objectType?: string; operation?: string; object?: VenEvent }): void {

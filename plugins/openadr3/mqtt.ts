@@ -21,7 +21,6 @@ export interface MqttConfig {
   publicUris: string[];
 }
 
-const OPS: Operation[] = ['CREATE', 'UPDATE', 'DELETE'];
 const lower = (op: Operation) => op.toLowerCase();
 
 /** Topic names (Definition §Notifications via Additional Protocols; the names are ours, as the spec allows). */
@@ -190,4 +189,3 @@ export async function publishChange(
   return msgs.length;
 }
 
-export { OPS };

@@ -1,5 +1,4 @@
 import type { SqlClient } from '../../core/index.js';
-import type { ObjectType } from '../../standards/openadr3/types.js';
 import type { ObjectRow, ObjectStore } from './objects.js';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE';

@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { compileSchema, GfError, Router, type JsonSchema } from '../../core/index.js';
+import { compileSchema, GfError, Router, type JsonSchema, type SqlClient } from '../../core/index.js';
 import {
   blResourceRequestSchema,
   blVenRequestSchema,
@@ -349,7 +349,7 @@ export function buildRouter(deps: RouteDeps): Router {
 }
 
 /** A change and the notifications it causes commit together; then the dispatcher is woken. */
-async function write(deps: RouteDeps, op: Operation, change: (db: import('../../core/index.js').SqlClient) => Promise<ObjectRow>): Promise<ObjectRow> {
+async function write(deps: RouteDeps, op: Operation, change: (db: SqlClient) => Promise<ObjectRow>): Promise<ObjectRow> {
   let queued = 0;
   const row = await deps.store.transaction(async (db) => {
     const saved = await change(db);

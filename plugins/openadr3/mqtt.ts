@@ -5,7 +5,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger, SqlClient, Storage } from '../../core/index.js';
 import type { ObjectType } from '../../standards/openadr3/types.js';
 import type { TokenService, Principal } from './auth.js';
-import type { Operation } from './notify.js';
+import { notificationJson, type Operation } from './notify.js';
 import type { ObjectRow } from './objects.js';
 
 export interface MqttConfig {
@@ -146,10 +146,7 @@ export async function publishChange(
   represent: (row: ObjectRow, visible?: readonly string[]) => Record<string, unknown>,
 ): Promise<number> {
   const msgs: [string, string][] = [];
-  const note = (object: Record<string, unknown>) => {
-    const t = (object as { targets?: string[] | null }).targets;
-    return JSON.stringify({ objectType: row.object_type, operation: op, object, ...(t ? { targets: t } : {}) });
-  };
+  const note = (object: Record<string, unknown>) => notificationJson(op, row, object);
   const full = note(represent(row));
   const o = lower(op);
   const base: Record<ObjectType, string> = { PROGRAM: 'programs', EVENT: 'events', REPORT: 'reports', SUBSCRIPTION: 'subscriptions', VEN: 'vens', RESOURCE: 'resources' };

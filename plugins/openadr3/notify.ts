@@ -13,6 +13,15 @@ interface Match {
   bearer: string | null;
 }
 
+/**
+ * The spec's `notification` object as JSON, for webhooks and MQTT alike: the object as this
+ * subscriber may see it, and its visible targets when it has any.
+ */
+export function notificationJson(op: Operation, row: ObjectRow, object: Record<string, unknown>): string {
+  const targets = (object as { targets?: string[] | null }).targets;
+  return JSON.stringify({ objectType: row.object_type, operation: op, object, ...(targets ? { targets } : {}) });
+}
+
 /** The program an object belongs to, for subscriptions limited to one program. */
 function programOf(row: ObjectRow): string | null {
   if (row.object_type === 'PROGRAM') return row.id;
@@ -69,9 +78,7 @@ export async function enqueueNotifications(
     const key = visible ? visible.join('\u0000') : '\u0001bl';
     let index = payloadIndex.get(key);
     if (index === undefined) {
-      const object = represent(row, visible);
-      const targets = (object as { targets?: string[] | null }).targets ?? null;
-      index = payloads.push(JSON.stringify({ objectType: row.object_type, operation: op, object, ...(targets ? { targets } : {}) })) - 1;
+      index = payloads.push(notificationJson(op, row, represent(row, visible))) - 1;
       payloadIndex.set(key, index);
     }
     which.push(index + 1);

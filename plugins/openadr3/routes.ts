@@ -167,6 +167,21 @@ const KINDS: Kind[] = [
   { type: 'SUBSCRIPTION', path: 'subscriptions', targeted: false, writeScope: 'write_subscriptions' },
 ];
 
+/** BL owns nothing and sees everything; a VEN only objects carrying its clientID (§VEN created object privacy). */
+function ownedBy(p: Principal): Where {
+  return p.scopes.has('read_all') ? new Where() : new Where().add((v) => `client_id = ${v(p.clientId)}`);
+}
+
+/** Programs and events a VEN may see through `targets`: untargeted ones, or ones carrying one of them. */
+function visibleThrough(targets: readonly string[]): Where {
+  return new Where().add((v) => `(cardinality(targets) = 0 OR targets && ${v(targets)}::text[])`);
+}
+
+/** Programs and events a caller may refer to in a write: BL any; a VEN through every target BL granted it. */
+async function grantedScope(deps: RouteDeps, p: Principal): Promise<Where> {
+  return p.scopes.has('read_all') ? new Where() : visibleThrough(await deps.store.grantedTargets(p.clientId));
+}
+
 /**
  * The read privacy of a kind for this caller, as SQL, plus the targets a VEN may see in responses.
  * BL (read_all) sees everything; a VEN sees its own ven/resource/report objects, and programs and
@@ -174,20 +189,14 @@ const KINDS: Kind[] = [
  */
 async function readScope(ctx: Context, deps: RouteDeps, kind: Kind, requested: string[] | undefined): Promise<{ where: Where; visible?: string[] }> {
   const p = requireScope(ctx, 'read_all', kind.targeted ? 'read_targets' : 'read_ven_objects');
-  const where = new Where();
-  if (p.scopes.has('read_all')) {
-    if (requested?.length) where.add((v) => `targets && ${v(requested)}::text[]`);
-    return { where };
-  }
-  if (!kind.targeted) {
-    where.add((v) => `client_id = ${v(p.clientId)}`);
+  if (p.scopes.has('read_all') || !kind.targeted) {
+    const where = ownedBy(p);
     if (requested?.length) where.add((v) => `targets && ${v(requested)}::text[]`);
     return { where };
   }
   const granted = await deps.store.grantedTargets(p.clientId);
   const effective = (requested ?? []).filter((t) => granted.includes(t));
-  where.add((v) => `(cardinality(targets) = 0 OR targets && ${v(effective)}::text[])`);
-  return { where, visible: effective };
+  return { where: visibleThrough(effective), visible: effective };
 }
 
 export function buildRouter(deps: RouteDeps): Router {
@@ -294,8 +303,7 @@ export function buildRouter(deps: RouteDeps): Router {
       mqttOn();
       const p = requireScope(ctx, 'read_all', 'read_ven_objects');
       const id = requireId(ctx.params.venID, 'venID');
-      const where = p.scopes.has('read_all') ? new Where() : new Where().add((v) => `client_id = ${v(p.clientId)}`);
-      if (!(await deps.store.get('VEN', id, where))) throw notFound(KINDS[2]!, id);
+      if (!(await deps.store.get('VEN', id, ownedBy(p)))) throw notFound(KINDS[2]!, id);
       ctx.body = topics.of(`vens/${id}${suffix}`, withCreate);
     });
   }
@@ -367,9 +375,7 @@ function notFound(kind: Kind, id: string): GfError {
 /** The row a write targets: BL any; a VEN only its own (others do not exist for it: 404). */
 async function ownedRow(ctx: Context, deps: RouteDeps, kind: Kind, p: Principal): Promise<ObjectRow> {
   const id = requireId(ctx.params.id, 'id');
-  const where = new Where();
-  if (!p.scopes.has('read_all')) where.add((v) => `client_id = ${v(p.clientId)}`);
-  const row = await deps.store.get(kind.type, id, where);
+  const row = await deps.store.get(kind.type, id, ownedBy(p));
   if (!row) throw notFound(kind, id);
   return row;
 }
@@ -457,7 +463,7 @@ async function buildRow(ctx: Context, deps: RouteDeps, kind: Kind, p: Principal,
       if (!isBl && objectType === 'BL_RESOURCE_REQUEST') throw new GfError(Oa3Errors.GF_OA3_FORBIDDEN, 'only BL may set clientID or targets on a resource (send VEN_RESOURCE_REQUEST)');
       const body = isBl ? parseBody(blResourceRequestSchema, raw, 'resource') : parseBody(venResourceRequestSchema, raw, 'resource');
       const venId = String(body.venID);
-      const ven = await deps.store.get('VEN', venId, isBl ? new Where() : new Where().add((v) => `client_id = ${v(p.clientId)}`));
+      const ven = await deps.store.get('VEN', venId, ownedBy(p));
       if (!ven) throw new GfError(Oa3Errors.GF_OA3_BAD_REQUEST, `venID ${venId} names no ven ${isBl ? '' : 'of this client'}`.trim(), { data: { field: 'venID' } });
       const { targets, clientID, ...rest } = body;
       return {
@@ -473,8 +479,7 @@ async function buildRow(ctx: Context, deps: RouteDeps, kind: Kind, p: Principal,
       const body = parseBody(reportRequestSchema, raw, 'report');
       const eventId = String(body.eventID);
       // A VEN reports only on an event it may see: untargeted, or targeted at what BL granted it.
-      const granted = await deps.store.grantedTargets(p.clientId);
-      const event = await deps.store.get('EVENT', eventId, new Where().add((v) => `(cardinality(targets) = 0 OR targets && ${v(granted)}::text[])`));
+      const event = await deps.store.get('EVENT', eventId, await grantedScope(deps, p));
       if (!event) throw new GfError(Oa3Errors.GF_OA3_BAD_REQUEST, `eventID ${eventId} names no event visible to this client`, { data: { field: 'eventID' } });
       return { ...base, client_id: p.clientId, name: (body.reportName as string | null) ?? null, parent_id: eventId, program_id: event.program_id, targets: [], body };
     }
@@ -483,12 +488,7 @@ async function buildRow(ctx: Context, deps: RouteDeps, kind: Kind, p: Principal,
       const programId = body.programID === undefined ? null : String(body.programID);
       if (programId) {
         // A VEN may subscribe to a program it may see: untargeted, or targeted at what it was granted.
-        const where = new Where();
-        if (!isBl) {
-          const granted = await deps.store.grantedTargets(p.clientId);
-          where.add((v) => `(cardinality(targets) = 0 OR targets && ${v(granted)}::text[])`);
-        }
-        if (!(await deps.store.get('PROGRAM', programId, where))) {
+        if (!(await deps.store.get('PROGRAM', programId, await grantedScope(deps, p)))) {
           throw new GfError(Oa3Errors.GF_OA3_BAD_REQUEST, `programID ${programId} names no program visible to this client`, { data: { field: 'programID' } });
         }
       }

@@ -15,8 +15,11 @@ export class PgDriver implements SqlDriver {
 
   static async open(url: string, poolSize = 10): Promise<PgDriver> {
     const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 10_000 });
-    // A dropped idle connection must not crash the process; the pool replaces it.
+    // A dropped idle connection must not crash the process; the pool replaces it. A connection lost
+    // while checked out (a server restart, an administrator's terminate) emits 'error' on the client
+    // itself, which with no listener would crash the process: the query in flight rejects anyway.
     pool.on('error', () => undefined);
+    pool.on('connect', (client) => client.on('error', () => undefined));
     const c = await pool.connect();
     c.release();
     return new PgDriver(pool);

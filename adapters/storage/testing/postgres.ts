@@ -20,6 +20,12 @@ export async function tempPostgresDatabase(): Promise<{ url: string; drop(): Pro
     async drop() {
       const c = new pg.Client({ connectionString: base });
       await c.connect();
+      // Let connections that are closing (a pool that was just ended) finish before forcing the rest.
+      for (let i = 0; i < 100; i++) {
+        const r = await c.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name]);
+        if (r.rows[0].n === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await c.end();
     },

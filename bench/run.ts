@@ -8,7 +8,7 @@
  * Debian's postgresql is installed.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,7 @@ import autocannon from 'autocannon';
 import { openStorage, type SqlStorage } from '../adapters/storage/index.js';
 import type { ReadingInput } from '../core/index.js';
 import { benchOpenadr3 } from './openadr3.js';
+import { benchLedger } from './ledger.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const METERS = 1000;
@@ -206,6 +207,7 @@ async function main() {
   }
 
   rows.push(...(await benchOpenadr3(ROOT)));
+  rows.push(...(await benchLedger()));
 
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const md = [
@@ -227,7 +229,28 @@ async function main() {
   process.stdout.write(md);
 }
 
-if (process.argv.includes('--only=openadr3')) {
+/** Re-measures one section (rows whose label starts with `prefix`) and replaces just those rows in docs/benchmarks.md. */
+async function only(prefix: string, run: () => Promise<Row[]>) {
+  const fresh = await run();
+  const file = path.join(ROOT, 'docs/benchmarks.md');
+  const old = readFileSync(file, 'utf8').split('\n');
+  const kept = old.filter((l) => !l.startsWith(`| ${prefix}`));
+  const at = kept.findIndex((l, i) => i > 0 && l === '' && kept[i - 1]!.startsWith('|'));
+  const lines = fresh.map((r) => `| ${r.what} | ${r.result} | ${r.target ?? ''} |`);
+  kept.splice(at === -1 ? kept.length : at, 0, ...lines);
+  const note = `- ${prefix} rows re-measured alone on ${new Date().toISOString()}`;
+  const dateAt = kept.findIndex((l) => l.startsWith('- Node '));
+  kept.splice(dateAt + 1, 0, note);
+  writeFileSync(file, kept.filter((l, i) => !(l.startsWith(`- ${prefix} rows re-measured`) && i !== dateAt + 1)).join('\n'));
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+if (process.argv.includes('--only=ledger')) {
+  only('ledger:', benchLedger).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+} else if (process.argv.includes('--only=openadr3')) {
   // The server runs from dist/: build first, or the numbers are of stale code.
   execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
   benchOpenadr3(ROOT).then((r) => console.log(r), (e) => {

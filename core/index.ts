@@ -12,3 +12,4 @@ export * from './domain/quantities.js';
 export * from './datadir-lock.js';
 export { PROBLEM_CONTENT_TYPE, problemType, toProblem, type ProblemDetails } from './http/problem.js';
 export { default as Router } from '@koa/router';
+export * from './ports/ledger.js';

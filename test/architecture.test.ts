@@ -7,8 +7,8 @@ import { ROOT } from './process.js';
 const ALLOWED: Record<string, string[]> = {
   standards: ['standards'],
   core: ['core', 'standards'],
-  adapters: ['adapters', 'core', 'standards'],
-  plugins: ['plugins', 'core', 'standards'],
+  adapters: ['adapters', 'core', 'standards', 'contracts'],
+  plugins: ['plugins', 'core', 'standards', 'contracts'],
   contracts: ['contracts'],
   conformance: ['conformance', 'standards'],
 };

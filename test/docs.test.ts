@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { declaredErrorCodes, KernelErrors } from '../core/index.js';
+import { declaredErrorCodes, KernelErrors, LedgerErrors } from '../core/index.js';
 import { Oa3Errors } from '../plugins/openadr3/errors.js';
 import { VenErrors } from '../core/openadr3/ven.js';
 import '../adapters/storage/index.js';
@@ -16,7 +16,7 @@ describe('docs stay true', () => {
   });
 
   const tables: [string, Record<string, string>][] = [
-    ['docs/errors.md', { ...KernelErrors, ...VenErrors }],
+    ['docs/errors.md', { ...KernelErrors, ...VenErrors, ...LedgerErrors }],
     ['plugins/openadr3/README.md', Oa3Errors],
   ];
   for (const [doc, codes] of tables) {

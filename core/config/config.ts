@@ -100,7 +100,7 @@ export interface LoadResult {
  * Reads the config file (if any), applies environment overrides, validates it against the root
  * schema with defaults, and returns every violation (none means `config` is valid).
  *
- * Environment: `PORT`, `HOST`, `GRIDFLEX_DATA_DIR`, `DATABASE_URL`, `LOG_LEVEL`, and for any key
+ * Environment: `PORT`, `HOST`, `GRIDFLEX_DATA_DIR`, `DATABASE_URL`, `LOG_LEVEL`, `LEDGER_RPC_URL`, `LEDGER_OPERATOR_KEY`, and for any key
  * `GRIDFLEX__<path>` with `__` between segments, e.g. `GRIDFLEX__plugins__example__config__greeting=hi`
  * (values are parsed as JSON when they parse, else taken as strings).
  */
@@ -172,6 +172,8 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, violatio
     ['GRIDFLEX_DATA_DIR', ['dataDir'], 'string'],
     ['DATABASE_URL', ['database', 'url'], 'string'],
     ['LOG_LEVEL', ['log', 'level'], 'string'],
+    ['LEDGER_RPC_URL', ['plugins', 'ledger', 'config', 'rpcUrl'], 'string'],
+    ['LEDGER_OPERATOR_KEY', ['plugins', 'ledger', 'config', 'operatorKey'], 'string'],
   ];
   for (const [name, p, kind] of simple) {
     const v = env[name];

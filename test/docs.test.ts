@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { declaredErrorCodes, KernelErrors, LedgerErrors } from '../core/index.js';
 import { Oa3Errors } from '../plugins/openadr3/errors.js';
+import { MeterDataErrors } from '../plugins/meter-data/errors.js';
 import { VenErrors } from '../core/openadr3/ven.js';
 import '../adapters/storage/index.js';
 import '../adapters/scheduler/index.js';
@@ -18,6 +19,7 @@ describe('docs stay true', () => {
   const tables: [string, Record<string, string>][] = [
     ['docs/errors.md', { ...KernelErrors, ...VenErrors, ...LedgerErrors }],
     ['plugins/openadr3/README.md', Oa3Errors],
+    ['plugins/meter-data/README.md', MeterDataErrors],
   ];
   for (const [doc, codes] of tables) {
     it(`${doc} lists each of its error codes with its HTTP status, and no stale ones`, () => {

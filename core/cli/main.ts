@@ -130,8 +130,13 @@ async function pluginCommand(name: string, args: string[], io: CliIo): Promise<n
     io.out(cmd.usage);
     return 0;
   }
+  if (cmd.runStandalone) {
+    const code = await cmd.runStandalone(own, io);
+    if (code !== undefined) return code;
+  }
   if (!config.database.url) {
     const holder = readServerInfo(config.dataDir);
+    if (holder && cmd.runRemote) return cmd.runRemote(own, holder.url, io);
     if (holder) {
       throw new GfError(KernelErrors.GF_STORAGE_LOCKED, `data folder ${config.dataDir} is in use by the server at ${holder.url} (pid ${holder.pid}); stop it first, or run this against a PostgreSQL DATABASE_URL`, {
         data: { dataDir: config.dataDir, pid: holder.pid, url: holder.url },

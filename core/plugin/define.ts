@@ -105,6 +105,16 @@ export interface PluginCommand<C = Record<string, unknown>> {
   readonly usage: string;
   /** Resolves to the exit code. Usage errors: throw GF_CLI_USAGE. */
   run(args: string[], ctx: StartContext<C>, io: CommandIo): Promise<number>;
+  /**
+   * Work that needs no plugin booted (e.g. evaluating a file): tried first; resolve `undefined` to fall
+   * through to `run` (or `runRemote`).
+   */
+  runStandalone?(args: string[], io: CommandIo): Promise<number | undefined>;
+  /**
+   * Used instead of refusing when a server holds the embedded data folder: do the work through that
+   * server's HTTP API. Without it the command is refused (GF_STORAGE_LOCKED).
+   */
+  runRemote?(args: string[], serverUrl: string, io: CommandIo): Promise<number>;
 }
 
 export interface PluginDefinition<C = Record<string, unknown>> {

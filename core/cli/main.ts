@@ -131,7 +131,8 @@ async function pluginCommand(name: string, args: string[], io: CliIo): Promise<n
     return 0;
   }
   if (cmd.runStandalone) {
-    const code = await cmd.runStandalone(own, io);
+    // Standalone work has no use for the kernel's data folder: it sees every argument, --data included.
+    const code = await cmd.runStandalone(args, io);
     if (code !== undefined) return code;
   }
   if (!config.database.url) {

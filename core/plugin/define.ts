@@ -106,8 +106,8 @@ export interface PluginCommand<C = Record<string, unknown>> {
   /** Resolves to the exit code. Usage errors: throw GF_CLI_USAGE. */
   run(args: string[], ctx: StartContext<C>, io: CommandIo): Promise<number>;
   /**
-   * Work that needs no plugin booted (e.g. evaluating a file): tried first; resolve `undefined` to fall
-   * through to `run` (or `runRemote`).
+   * Work that needs no plugin booted (e.g. evaluating a file): tried first, with every argument (the kernel's
+   * `--config`/`--data` included, as they mean nothing here); resolve `undefined` to fall through to `run`.
    */
   runStandalone?(args: string[], io: CommandIo): Promise<number | undefined>;
   /**

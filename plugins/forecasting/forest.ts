@@ -14,9 +14,11 @@ export interface ForestOptions {
   sampleFraction: number;
   bins: number;
   seed: number;
+  /** Leaf value: the mean of its rows (least squares), or their median (least absolute error, what WAPE rewards). */
+  leaf: 'mean' | 'median';
 }
 
-export const DEFAULT_FOREST: ForestOptions = { trees: 60, maxDepth: 12, minLeaf: 8, featureFraction: 0.5, sampleFraction: 0.7, bins: 64, seed: 42 };
+export const DEFAULT_FOREST: ForestOptions = { trees: 60, maxDepth: 12, minLeaf: 8, featureFraction: 0.5, sampleFraction: 0.7, bins: 64, seed: 42, leaf: 'mean' };
 
 /** Nodes in flat arrays: feature < 0 marks a leaf whose value is in `value`. */
 interface Tree {
@@ -60,6 +62,12 @@ function binEdges(X: Float64Array, n: number, f: number, nf: number, bins: numbe
     if (v !== undefined && (edges.length === 0 || v > edges[edges.length - 1]!)) edges.push(v);
   }
   return Float64Array.from(edges);
+}
+
+function medianOf(y: Float64Array, idx: Int32Array): number {
+  const v = Float64Array.from(idx, (i) => y[i]!).sort();
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
 }
 
 export class HistForest {
@@ -117,7 +125,10 @@ export class HistForest {
         for (let i = 0; i < idx.length; i++) s += y[idx[i]!]!;
         const mean = s / idx.length;
         value.push(mean);
-        if (depth >= o.maxDepth || idx.length < 2 * o.minLeaf) return node;
+        if (depth >= o.maxDepth || idx.length < 2 * o.minLeaf) {
+          if (o.leaf === 'median') value[node] = medianOf(y, idx);
+          return node;
+        }
         let bestGain = 0;
         let bestF = -1;
         let bestBin = -1;
@@ -154,7 +165,10 @@ export class HistForest {
             }
           }
         }
-        if (bestF < 0) return node;
+        if (bestF < 0) {
+          if (o.leaf === 'median') value[node] = medianOf(y, idx);
+          return node;
+        }
         const col = bestF * n;
         let nl = 0;
         for (let i = 0; i < m; i++) if (B[col + idx[i]!]! <= bestBin) nl++;

@@ -139,11 +139,13 @@ export interface ForestModelOptions extends Partial<ForestOptions> {
  * features (FEATURE_NAMES). Pooling lets a prosumer with little history borrow the shape of the others.
  */
 export function randomForestModel(opts: Partial<ForestModelOptions> = {}): ForecastModel<ForestState> & { serialize(s: ForestState): SerializedForest } {
-  const o: ForestModelOptions = { maxRows: 40_000, ...opts };
+  // Median leaves: the point forecast is the conditional median, which is what MAE and WAPE reward
+  // (household loads are skewed: the mean over-forecasts most slots). Measured in docs/benchmarks.md.
+  const o: ForestModelOptions = { maxRows: 40_000, leaf: 'median', minLeaf: 20, ...opts };
   return {
     id: 'random-forest',
     version: '1',
-    description: `pooled histogram random forest (${o.trees ?? 60} trees) on calendar and lagged-load features, per-prosumer normalisation`,
+    description: `pooled histogram random forest (${o.trees ?? 60} trees, ${o.leaf} leaves) on calendar and lagged-load features, per-prosumer normalisation`,
     train(series, untilDay, topts) {
       const firstDay = 14;
       const slots = series[0]?.slotsPerDay ?? 0;

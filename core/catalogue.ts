@@ -25,6 +25,7 @@ export const CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
   openadr3: { module: '../plugins/openadr3/index.js', kernel: false, enabledByDefault: true },
   'meter-data': { module: '../plugins/meter-data/index.js', kernel: false, enabledByDefault: true },
   forecasting: { module: '../plugins/forecasting/index.js', kernel: false, enabledByDefault: true },
+  baseline: { module: '../plugins/baseline/index.js', kernel: false, enabledByDefault: true },
   example: { module: '../plugins/example/index.js', kernel: false, enabledByDefault: false },
 };
 

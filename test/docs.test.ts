@@ -5,6 +5,7 @@ import { declaredErrorCodes, KernelErrors, LedgerErrors } from '../core/index.js
 import { Oa3Errors } from '../plugins/openadr3/errors.js';
 import { MeterDataErrors } from '../plugins/meter-data/errors.js';
 import { ForecastErrors } from '../plugins/forecasting/errors.js';
+import { BaselineErrors } from '../plugins/baseline/errors.js';
 import { VenErrors } from '../core/openadr3/ven.js';
 import '../adapters/storage/index.js';
 import '../adapters/scheduler/index.js';
@@ -22,6 +23,7 @@ describe('docs stay true', () => {
     ['plugins/openadr3/README.md', Oa3Errors],
     ['plugins/meter-data/README.md', MeterDataErrors],
     ['plugins/forecasting/README.md', ForecastErrors],
+    ['plugins/baseline/README.md', BaselineErrors],
   ];
   for (const [doc, codes] of tables) {
     it(`${doc} lists each of its error codes with its HTTP status, and no stale ones`, () => {

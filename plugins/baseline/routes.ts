@@ -1,0 +1,118 @@
+import { GfError, KernelErrors, Router, type TimeSeriesStore } from '../../core/index.js';
+import { DAY_MS, sumMatrices, toMatrix, type DailyMatrix } from '../forecasting/api.js';
+import { parseResolution, resampleSeries } from '../meter-data/api.js';
+import { BaselineErrors } from './errors.js';
+import { flexibility, type AssetFlex } from './flexibility.js';
+import { NEEDS_WEATHER, type BaselineContext, type BaselineMethod } from './methods.js';
+import { parseWindow } from './window.js';
+
+const HISTORY_DAYS = 60;
+
+function bad(parameter: string, message: string): GfError {
+  return new GfError(KernelErrors.GF_VALIDATION_FAILED, message, { data: { parameter } });
+}
+
+function one(q: Record<string, string | string[] | undefined>, k: string): string | undefined {
+  const v = q[k];
+  if (Array.isArray(v)) throw bad(k, `query parameter ${k} given more than once`);
+  return v;
+}
+
+export interface BaselineDeps {
+  store: () => TimeSeriesStore;
+  methods: () => ReadonlyMap<string, BaselineMethod>;
+  groups: Record<string, string[]>;
+  holidays: ReadonlySet<number>;
+  defaultMethod: string;
+  assets: Record<string, AssetFlex[]>;
+}
+
+/** `/api/baselines`: the baseline of a day and window per meter, group or aggregate, with a flexibility estimate. */
+export function baselineRouter(deps: BaselineDeps): Router {
+  const r = new Router();
+  r.get('/methods', (ctx) => {
+    ctx.body = [...deps.methods().values()].map((m) => ({ id: m.id, version: m.version, rule: m.rule }));
+  });
+  r.get('/', async (ctx) => {
+    const q = ctx.query;
+    const known = ['meter', 'group', 'aggregate', 'date', 'window', 'method', 'resolution', 'eventDays'];
+    for (const k of Object.keys(q)) if (!known.includes(k)) throw bad(k, `unknown query parameter '${k}' (${known.join(', ')})`);
+    let meters = ([] as string[]).concat(q.meter ?? []);
+    const group = one(q, 'group');
+    if (group !== undefined) {
+      if (!deps.groups[group]) throw bad('group', `no group '${group}'`);
+      meters = [...new Set([...meters, ...deps.groups[group]!])];
+    }
+    if (meters.length === 0 || meters.length > 2000) throw bad('meter', 'give 1 to 2,000 meters (meter=…, or group=…)');
+    const dateRaw = one(q, 'date');
+    const date = dateRaw && /^\d{4}-\d{2}-\d{2}$/.test(dateRaw) ? Date.parse(`${dateRaw}T00:00:00Z`) : NaN;
+    if (Number.isNaN(date)) throw bad('date', 'date must be YYYY-MM-DD (the event day, UTC)');
+    const res = parseResolution(one(q, 'resolution') ?? '30m');
+    if (res === undefined || ![300, 600, 900, 1800, 3600].includes(res)) throw bad('resolution', 'resolution must be 5m, 10m, 15m, 30m or 60m');
+    const slots = 86400 / res;
+    const winRaw = one(q, 'window');
+    if (!winRaw) throw bad('window', 'window is required (HH:MM-HH:MM, UTC)');
+    let window;
+    try {
+      window = parseWindow(winRaw, slots);
+    } catch (e) {
+      throw bad('window', (e as Error).message);
+    }
+    const methodId = one(q, 'method') ?? deps.defaultMethod;
+    const method = deps.methods().get(methodId);
+    if (!method) throw new GfError(BaselineErrors.GF_BASELINE_UNKNOWN_METHOD, `no method '${methodId}' (known: ${[...deps.methods().keys()].join(', ')})`, { data: { method: methodId } });
+    if (NEEDS_WEATHER.has(methodId)) throw new GfError(BaselineErrors.GF_BASELINE_NO_WEATHER, `${methodId} needs temperatures, which no weather source provides yet`, { data: { method: methodId } });
+    const start = date - HISTORY_DAYS * DAY_MS;
+    const excluded = new Set<number>();
+    for (const e of (one(q, 'eventDays') ?? '').split(',').filter(Boolean)) {
+      const t = /^\d{4}-\d{2}-\d{2}$/.test(e) ? Date.parse(`${e}T00:00:00Z`) : NaN;
+      if (Number.isNaN(t)) throw bad('eventDays', `'${e}' is not a date`);
+      if (t >= start && t < date) excluded.add(Math.round((t - start) / DAY_MS));
+    }
+    const agg = one(q, 'aggregate');
+    if (agg !== undefined && agg !== 'true' && agg !== 'false') throw bad('aggregate', 'aggregate must be true or false');
+    const stored = await deps.store().read({ meterIds: meters, quantity: 'energyImport', from: start, to: date + DAY_MS });
+    const ctxB: BaselineContext = { excluded, holidays: deps.holidays };
+    const day = HISTORY_DAYS;
+    // Readings from the window's start on are not used (they are what the event changed).
+    const cutoff = day * slots + window.startSlot;
+    const matrices: { id: string; m: DailyMatrix }[] = meters.map((id) => {
+      const s = stored.filter((x) => x.meterId === id && (res % x.resolutionS === 0 || x.resolutionS % res === 0)).sort((a, b) => a.resolutionS - b.resolutionS)[0];
+      if (!s) throw new GfError(BaselineErrors.GF_BASELINE_NO_HISTORY, `meter ${id} has no energyImport readings in the ${HISTORY_DAYS} days before ${dateRaw}`, { data: { meterId: id } });
+      const rs = resampleSeries(s.ts, s.values, s.resolutionS, res, 'sum');
+      const m = toMatrix(rs.ts, rs.values, res, start, date + DAY_MS);
+      m.values.fill(NaN, cutoff);
+      return { id, m };
+    });
+    const one_ = (id: string, m: DailyMatrix) => {
+      const out = method.compute(m, day, window, ctxB);
+      if (out.daysUsed.length < 3) throw new GfError(BaselineErrors.GF_BASELINE_NO_HISTORY, `${id}: only ${out.daysUsed.length} eligible day(s) of history before ${dateRaw}`, { data: { meterId: id } });
+      const ts: string[] = [];
+      const values: number[] = [];
+      for (let s = window.startSlot; s < window.endSlot; s++) {
+        ts.push(new Date(date + s * res * 1000).toISOString());
+        values.push(Math.round(out.baseline[s]! * 1000) / 1000);
+      }
+      return {
+        meterId: id,
+        ts,
+        baseline: values,
+        adjustment: out.adjustment,
+        daysUsed: out.daysUsed.map((d) => new Date(start + d * DAY_MS).toISOString().slice(0, 10)),
+        flexibility: flexibility(m, day, window, out.baseline, ctxB, deps.assets[id] ?? []),
+      };
+    };
+    ctx.body = {
+      method: method.id,
+      version: method.version,
+      rule: method.rule,
+      date: dateRaw,
+      window: winRaw,
+      resolutionS: res,
+      unit: 'Wh',
+      series: matrices.map((x) => one_(x.id, x.m)),
+      ...(agg === 'true' ? { aggregate: one_('aggregate', sumMatrices(matrices.map((x) => x.m))) } : {}),
+    };
+  });
+  return r;
+}

@@ -26,6 +26,7 @@ export const CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
   'meter-data': { module: '../plugins/meter-data/index.js', kernel: false, enabledByDefault: true },
   forecasting: { module: '../plugins/forecasting/index.js', kernel: false, enabledByDefault: true },
   baseline: { module: '../plugins/baseline/index.js', kernel: false, enabledByDefault: true },
+  'pv-degradation': { module: '../plugins/pv-degradation/index.js', kernel: false, enabledByDefault: true },
   example: { module: '../plugins/example/index.js', kernel: false, enabledByDefault: false },
 };
 

@@ -15,14 +15,14 @@ export interface WideData {
  * A wide CSV (timestamp + one column per meter, as in ../shared/data) as day × slot matrices on one
  * calendar, at `resolutionS` (energies summed when coarser). Rows that cannot be read are refused by line.
  */
-export function loadWideCsv(file: string, opts: { resolutionS?: number; unit?: string; maxSeries?: number; meters?: string[] } = {}): WideData {
+export function loadWideCsv(file: string, opts: { resolutionS?: number; unit?: string; maxSeries?: number; meters?: string[]; quantity?: 'activePower' | 'energyImport' } = {}): WideData {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch {
     throw new GfError(ForecastErrors.GF_FORECAST_BAD_INPUT, `cannot read ${file}`, { data: { file } });
   }
-  const parser = new ReadingsParser({ unit: opts.unit ?? 'kWh', format: 'wide', ...(opts.meters ? { meters: opts.meters } : {}) });
+  const parser = new ReadingsParser({ unit: opts.unit ?? 'kWh', format: 'wide', ...(opts.meters ? { meters: opts.meters } : {}), ...(opts.quantity ? { quantity: opts.quantity } : {}) });
   let n = 0;
   for (const line of text.split('\n')) {
     parser.line(line);
@@ -42,7 +42,7 @@ export function loadWideCsv(file: string, opts: { resolutionS?: number; unit?: s
   const target = opts.resolutionS ?? r.resolutionS;
   const out = series.map((s) => {
     const m = toMatrix(s.ts, s.values, r.resolutionS, start, end);
-    return { id: s.meterId, matrix: resample(m, 86400 / target, r.quantity === 'activePower' ? 'mean' : 'sum') };
+    return { id: s.meterId, matrix: { ...resample(m, 86400 / target, r.quantity === 'activePower' ? 'mean' : 'sum'), id: s.meterId } };
   });
   return { series: out, resolutionS: target, start, days: Math.round((end - start) / DAY_MS) };
 }

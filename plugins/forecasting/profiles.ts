@@ -5,6 +5,8 @@
 export const DAY_MS = 86_400_000;
 
 export interface DailyMatrix {
+  /** The meter, when known (models that need a site or asset look it up by this). */
+  id?: string;
   /** UTC midnight of the first day (ms). */
   start: number;
   days: number;

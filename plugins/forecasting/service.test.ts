@@ -97,7 +97,7 @@ describe('forecasting: /api/forecasts from stored readings, and the scheduled jo
     const early = await get('?meter=hh1&at=2009-03-05T10:00:00Z');
     assert.equal(early.body.code, 'GF_FORECAST_NO_HISTORY');
     const models = await get('/models');
-    assert.deepEqual(models.body.map((m: { id: string }) => m.id), ['persistence', 'seasonal-naive', 'similar-day', 'random-forest']);
+    assert.deepEqual(models.body.map((m: { id: string }) => m.id), ['persistence', 'seasonal-naive', 'similar-day', 'random-forest', 'pv-clearsky']);
   });
 
   it('the intraday job stores the latest forecast per meter', async () => {

@@ -83,7 +83,7 @@ export class ForecastService {
         throw new GfError(ForecastErrors.GF_FORECAST_NO_HISTORY, `meter ${id} has no ${quantity} readings in the last ${days} days that convert to ${resolutionS}s`, { data: { meterId: id } });
       }
       const rs = resampleSeries(s.ts, s.values, s.resolutionS, resolutionS, energy ? 'sum' : 'mean');
-      return { id, matrix: toMatrix(rs.ts, rs.values, resolutionS, from, to), lastTs: rs.ts[rs.ts.length - 1] ?? 0 };
+      return { id, matrix: { ...toMatrix(rs.ts, rs.values, resolutionS, from, to), id }, lastTs: rs.ts[rs.ts.length - 1] ?? 0 };
     });
   }
 

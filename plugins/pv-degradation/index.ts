@@ -1,0 +1,106 @@
+import { createToken, definePlugin, GfError, KernelErrors, Router, StorageToken, isQuantity, type Migration, type Quantity } from '../../core/index.js';
+import { ForecastModels, type Site } from '../forecasting/api.js';
+import { PvErrors } from './errors.js';
+import { dailyPr, judge, requireYoy, type HealthRules } from './health.js';
+import { pvClearSkyModel } from './pv-model.js';
+
+export interface PvConfig {
+  defaultSite?: Site;
+  sites: Record<string, Site>;
+  rules: HealthRules;
+}
+
+const migrations: Migration[] = [
+  {
+    version: 1,
+    name: 'latest degradation estimate per PV system',
+    up: `CREATE TABLE pv_health (meter_id text PRIMARY KEY, rate_pct_per_year double precision NOT NULL, body jsonb NOT NULL, computed_at timestamptz NOT NULL)`,
+  },
+];
+
+const State = createToken<{ rates: Map<string, number> }>('pv-degradation.state');
+const siteSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['latitude', 'longitude'],
+  properties: { latitude: { type: 'number', minimum: -90, maximum: 90 }, longitude: { type: 'number', minimum: -180, maximum: 180 } },
+};
+
+/**
+ * PV health: year-on-year degradation with an uncertainty interval, under-performers flagged, and the
+ * `pv-clearsky` forecasting model (contributed to forecasting.models) corrected by each system's estimate.
+ */
+export const pvDegradationPlugin = definePlugin<PvConfig>({
+  manifest: {
+    id: 'pv-degradation',
+    version: '0.1.0',
+    requires: ['storage', 'forecasting'],
+    description: 'PV degradation (year-on-year performance ratio), under-performance flags, clear-sky PV forecasts',
+    config: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        defaultSite: { ...siteSchema, description: 'Where PV systems are unless `sites` says otherwise.' },
+        sites: { type: 'object', default: {}, additionalProperties: siteSchema, description: 'Latitude and longitude per PV meter.' },
+        rules: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            rateLimit: { type: 'number', default: -1.5, description: 'Flag systems degrading faster (%/year, negative).' },
+            rateCiLimit: { type: 'number', default: 1.0, description: '…when the 95 % interval also lies below minus this.' },
+            fleetShare: { type: 'number', minimum: 0, maximum: 1, default: 0.85, description: 'Flag systems whose recent PR is below this share of the fleet median.' },
+          },
+        },
+      },
+    },
+  },
+  register(ctx) {
+    const state = { rates: new Map<string, number>() };
+    ctx.provide(State, () => state);
+    const site = (id: string | undefined) => (id && ctx.config.sites[id]) || ctx.config.defaultSite;
+    ctx.contribute(ForecastModels, 'pv-clearsky', pvClearSkyModel({ site, degradation: (id) => (id ? state.rates.get(id) : undefined) }));
+    const r = new Router();
+    r.get('/', async (http) => {
+      const q = http.query;
+      for (const k of Object.keys(q)) {
+        if (!['meter', 'quantity', 'years'].includes(k)) throw new GfError(KernelErrors.GF_VALIDATION_FAILED, `unknown query parameter '${k}' (meter, quantity, years)`, { data: { parameter: k } });
+      }
+      const meters = ([] as string[]).concat(q.meter ?? []);
+      if (meters.length === 0 || meters.length > 500) throw new GfError(KernelErrors.GF_VALIDATION_FAILED, 'give 1 to 500 meter parameters', { data: { parameter: 'meter' } });
+      const quantity = typeof q.quantity === 'string' ? q.quantity : 'energyExport';
+      if (!isQuantity(quantity)) throw new GfError(KernelErrors.GF_VALIDATION_FAILED, `quantity '${quantity}' is unknown`, { data: { parameter: 'quantity' } });
+      const years = typeof q.years === 'string' ? Number(q.years) : 5;
+      if (!(Number.isInteger(years) && years >= 2 && years <= 20)) throw new GfError(KernelErrors.GF_VALIDATION_FAILED, 'years must be 2 to 20', { data: { parameter: 'years' } });
+      const storage = ctx.resolve(StorageToken);
+      const to = Date.now();
+      const results = [];
+      for (const m of meters) {
+        const s = site(m);
+        if (!s) throw new GfError(PvErrors.GF_PV_NO_SITE, `no site for ${m}: set plugins.pv-degradation.config.sites.${m} or defaultSite`, { data: { meterId: m } });
+        const days = await dailyPr(storage, m, quantity as Quantity, s, to - years * 365.25 * 86_400_000, to);
+        results.push({ meterId: m, yoy: requireYoy(m, days) });
+      }
+      const health = judge(results, ctx.config.rules);
+      for (const h of health) {
+        state.rates.set(h.meterId, h.ratePctPerYear);
+        await storage.query(
+          `INSERT INTO pv_health (meter_id, rate_pct_per_year, body, computed_at) VALUES ($1, $2, $3, now())
+           ON CONFLICT (meter_id) DO UPDATE SET rate_pct_per_year = EXCLUDED.rate_pct_per_year, body = EXCLUDED.body, computed_at = now()`,
+          [h.meterId, h.ratePctPerYear, JSON.stringify(h)],
+        );
+      }
+      http.body = { method: 'year-on-year performance ratio (clear days, clear-sky expected energy)', version: '1', systems: health };
+    });
+    ctx.mount('/api/pv-health', r);
+  },
+  async start(ctx) {
+    const storage = ctx.resolve(StorageToken);
+    await storage.migrate('pv-degradation', migrations);
+    const { rows } = await storage.query<{ meter_id: string; rate_pct_per_year: number }>('SELECT meter_id, rate_pct_per_year FROM pv_health');
+    const state = ctx.resolve(State);
+    for (const r of rows) state.rates.set(r.meter_id, Number(r.rate_pct_per_year));
+  },
+});
+
+export default pvDegradationPlugin;

@@ -17,6 +17,7 @@ import { openStorage, type SqlStorage } from '../adapters/storage/index.js';
 import type { ReadingInput } from '../core/index.js';
 import { benchOpenadr3 } from './openadr3.js';
 import { benchLedger } from './ledger.js';
+import { benchAnalytics } from './analytics.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const METERS = 1000;
@@ -208,6 +209,7 @@ async function main() {
 
   rows.push(...(await benchOpenadr3(ROOT)));
   rows.push(...(await benchLedger()));
+  rows.push(...(await benchAnalytics(ROOT)));
 
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const md = [
@@ -245,7 +247,13 @@ async function only(prefix: string, run: () => Promise<Row[]>) {
   process.stdout.write(lines.join('\n') + '\n');
 }
 
-if (process.argv.includes('--only=ledger')) {
+if (process.argv.includes('--only=analytics')) {
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
+  only('analytics:', () => benchAnalytics(ROOT)).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+} else if (process.argv.includes('--only=ledger')) {
   only('ledger:', benchLedger).catch((e) => {
     console.error(e);
     process.exit(1);

@@ -99,3 +99,31 @@ describe('gridflex forecast evaluate', function () {
     assert.match(res.err, /--resolution must be 5m, 10m, 15m, 30m or 60m/);
   });
 });
+
+describe('forecasting: the histogram forest against ml-random-forest (the design’s library, kept as the reference)', function () {
+  this.timeout(60_000);
+  it('is as accurate on a small regression problem', async () => {
+    const { RandomForestRegression } = await import('ml-random-forest');
+    const { mulberry32 } = await import('./forest.js');
+    const rnd = mulberry32(3);
+    const make = (n: number) => {
+      const X: number[][] = [];
+      const y: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const r = Array.from({ length: 13 }, () => rnd());
+        X.push(r);
+        y.push(Math.sin(6 * r[0]!) + r[1]! * r[2]!);
+      }
+      return { X, y };
+    };
+    const train = make(500);
+    const test = make(500);
+    const ml = new RandomForestRegression({ nEstimators: 30, seed: 1, noOOB: true } as never);
+    ml.train(train.X, train.y);
+    const ours = HistForest.fit(Float64Array.from(train.X.flat()), Float64Array.from(train.y), 13, { trees: 30, featureFraction: 1, minLeaf: 2, maxDepth: 20, sampleFraction: 1, bins: 128 });
+    const mae = (p: ArrayLike<number>) => test.y.reduce((a, v, i) => a + Math.abs(v - p[i]!), 0) / test.y.length;
+    const theirs = mae(ml.predict(test.X));
+    const mine = mae(ours.predict(Float64Array.from(test.X.flat())));
+    assert.ok(mine < theirs * 1.1, `ours ${mine}, ml-random-forest ${theirs}`);
+  });
+});

@@ -7,6 +7,7 @@ import { MeterDataErrors } from '../plugins/meter-data/errors.js';
 import { ForecastErrors } from '../plugins/forecasting/errors.js';
 import { BaselineErrors } from '../plugins/baseline/errors.js';
 import { PvErrors } from '../plugins/pv-degradation/errors.js';
+import { WeatherErrors } from '../plugins/weather/errors.js';
 import { VenErrors } from '../core/openadr3/ven.js';
 import '../adapters/storage/index.js';
 import '../adapters/scheduler/index.js';
@@ -26,6 +27,7 @@ describe('docs stay true', () => {
     ['plugins/forecasting/README.md', ForecastErrors],
     ['plugins/baseline/README.md', BaselineErrors],
     ['plugins/pv-degradation/README.md', PvErrors],
+    ['plugins/weather/README.md', WeatherErrors],
   ];
   for (const [doc, codes] of tables) {
     it(`${doc} lists each of its error codes with its HTTP status, and no stale ones`, () => {

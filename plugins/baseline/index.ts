@@ -4,6 +4,7 @@ import { baselineCommand } from './commands.js';
 import { BUILTIN_METHODS, type BaselineMethod } from './methods.js';
 import { baselineRouter } from './routes.js';
 import type { AssetFlex } from './flexibility.js';
+import { WeatherToken } from '../weather/api.js';
 
 export interface BaselineConfig {
   defaultMethod: string;
@@ -60,6 +61,13 @@ export const baselinePlugin = definePlugin<BaselineConfig>({
         holidays: new Set(ctx.config.holidays.map((d) => Date.parse(`${d}T00:00:00Z`))),
         defaultMethod: ctx.config.defaultMethod,
         assets: ctx.config.assets,
+        weather: () => {
+          try {
+            return ctx.resolve(WeatherToken);
+          } catch {
+            return undefined;
+          }
+        },
       }),
     );
   },

@@ -5,6 +5,7 @@ import { BaselineErrors } from './errors.js';
 import { flexibility, type AssetFlex } from './flexibility.js';
 import { NEEDS_WEATHER, type BaselineContext, type BaselineMethod } from './methods.js';
 import { parseWindow } from './window.js';
+import type { Weather } from '../weather/api.js';
 
 const HISTORY_DAYS = 60;
 
@@ -25,6 +26,7 @@ export interface BaselineDeps {
   holidays: ReadonlySet<number>;
   defaultMethod: string;
   assets: Record<string, AssetFlex[]>;
+  weather: () => Weather | undefined;
 }
 
 /** `/api/baselines`: the baseline of a day and window per meter, group or aggregate, with a flexibility estimate. */
@@ -61,7 +63,6 @@ export function baselineRouter(deps: BaselineDeps): Router {
     const methodId = one(q, 'method') ?? deps.defaultMethod;
     const method = deps.methods().get(methodId);
     if (!method) throw new GfError(BaselineErrors.GF_BASELINE_UNKNOWN_METHOD, `no method '${methodId}' (known: ${[...deps.methods().keys()].join(', ')})`, { data: { method: methodId } });
-    if (NEEDS_WEATHER.has(methodId)) throw new GfError(BaselineErrors.GF_BASELINE_NO_WEATHER, `${methodId} needs temperatures, which no weather source provides yet`, { data: { method: methodId } });
     const start = date - HISTORY_DAYS * DAY_MS;
     const excluded = new Set<number>();
     for (const e of (one(q, 'eventDays') ?? '').split(',').filter(Boolean)) {
@@ -76,6 +77,19 @@ export function baselineRouter(deps: BaselineDeps): Router {
     const day = HISTORY_DAYS;
     // Readings from the window's start on are not used (they are what the event changed).
     const cutoff = day * slots + window.startSlot;
+    const temperatures = new Map<string, DailyMatrix>();
+    if (NEEDS_WEATHER.has(methodId)) {
+      const w = deps.weather();
+      for (const id of meters) {
+        const loc = w?.locationOf(id);
+        const t = loc ? await w!.series(loc, 'temperature', start, date + DAY_MS) : undefined;
+        if (!t || t.ts.length === 0) {
+          throw new GfError(BaselineErrors.GF_BASELINE_NO_WEATHER, `${methodId} needs temperatures for ${id}: attach it to a weather location (plugins.weather.config.meters) with data`, { data: { method: methodId, meterId: id } });
+        }
+        const rs = resampleSeries(t.ts, t.values, 3600, res, 'mean');
+        temperatures.set(id, toMatrix(rs.ts, rs.values, res, start, date + DAY_MS));
+      }
+    }
     const matrices: { id: string; m: DailyMatrix }[] = meters.map((id) => {
       const s = stored.filter((x) => x.meterId === id && (res % x.resolutionS === 0 || x.resolutionS % res === 0)).sort((a, b) => a.resolutionS - b.resolutionS)[0];
       if (!s) throw new GfError(BaselineErrors.GF_BASELINE_NO_HISTORY, `meter ${id} has no energyImport readings in the ${HISTORY_DAYS} days before ${dateRaw}`, { data: { meterId: id } });
@@ -85,7 +99,8 @@ export function baselineRouter(deps: BaselineDeps): Router {
       return { id, m };
     });
     const one_ = (id: string, m: DailyMatrix) => {
-      const out = method.compute(m, day, window, ctxB);
+      const temperature = temperatures.get(id) ?? temperatures.values().next().value;
+      const out = method.compute(m, day, window, temperature ? { ...ctxB, temperature } : ctxB);
       if (out.daysUsed.length < 3) throw new GfError(BaselineErrors.GF_BASELINE_NO_HISTORY, `${id}: only ${out.daysUsed.length} eligible day(s) of history before ${dateRaw}`, { data: { meterId: id } });
       const ts: string[] = [];
       const values: number[] = [];

@@ -4,6 +4,7 @@ import { forecastCommand } from './commands.js';
 import { BUILTIN_MODELS, type ForecastModel } from './models.js';
 import { forecastRouter } from './routes.js';
 import { ForecastService } from './service.js';
+import { WeatherToken } from '../weather/api.js';
 
 export interface ForecastingConfig {
   defaultModel: string;
@@ -64,7 +65,15 @@ export const forecastingPlugin = definePlugin<ForecastingConfig>({
     // The extension point settles after every plugin registered: start() puts its final entries here.
     const models = { current: new Map() as ReadonlyMap<string, ForecastModel<any>> };
     const storage = () => ctx.resolve(StorageToken);
-    const service = new ForecastService(() => storage().readings, () => models.current);
+    // Weather is optional: used for meters attached to a location when the weather plugin is loaded.
+    const weather = () => {
+      try {
+        return ctx.resolve(WeatherToken);
+      } catch {
+        return undefined;
+      }
+    };
+    const service = new ForecastService(() => storage().readings, () => models.current, weather);
     ctx.provide(Services, () => ({ service, models }));
     ctx.mount(
       '/api/forecasts',

@@ -80,7 +80,7 @@ export const similarDay: ForecastModel<{ holidays?: ReadonlySet<number> }> = {
 
 export const FEATURE_NAMES = [
   'slotOfDay', 'weekday', 'weekend', 'lag1d', 'lag2d', 'lag7d', 'lag14d', 'mean7dSameSlot', 'meanDayMinus1', 'meanDayMinus7',
-  'lag1dPrevSlot', 'lag1dNextSlot', 'lag7dNeighbourhood', 'maxDayMinus1',
+  'lag1dPrevSlot', 'lag1dNextSlot', 'lag7dNeighbourhood', 'maxDayMinus1', 'temperature', 'temperatureDayMean',
 ] as const;
 const NF = FEATURE_NAMES.length;
 
@@ -119,6 +119,10 @@ function features(m: DailyMatrix, day: number, slot: number, scale: number, holi
   out[o + 11] = v(day - 1, slot + 1);
   out[o + 12] = (v(day - 7, slot - 1) + v(day - 7, slot) + v(day - 7, slot + 1)) / 3;
   out[o + 13] = Number.isFinite(max1) ? max1 : NaN;
+  // Weather when the meter has a location (NaN otherwise: the forest then never splits on it).
+  const T = m.covariates?.temperature;
+  out[o + 14] = T ? at(T, day, slot) : NaN;
+  out[o + 15] = T ? dayMean(T, day) : NaN;
 }
 
 export interface ForestState {
@@ -145,7 +149,7 @@ export function randomForestModel(opts: Partial<ForestModelOptions> = {}): Forec
   return {
     id: 'random-forest',
     version: '1',
-    description: `pooled histogram random forest (${o.trees ?? 60} trees, ${o.leaf} leaves) on calendar and lagged-load features, per-prosumer normalisation`,
+    description: `pooled histogram random forest (${o.trees ?? 60} trees, ${o.leaf} leaves) on calendar, lagged-load and weather features, per-prosumer normalisation`,
     train(series, untilDay, topts) {
       const firstDay = 14;
       const slots = series[0]?.slotsPerDay ?? 0;

@@ -7,6 +7,8 @@ export const DAY_MS = 86_400_000;
 export interface DailyMatrix {
   /** The meter, when known (models that need a site or asset look it up by this). */
   id?: string;
+  /** Weather on the same calendar and resolution, when the meter has a location (forecast values ahead). */
+  covariates?: { temperature?: DailyMatrix; irradiance?: DailyMatrix };
   /** UTC midnight of the first day (ms). */
   start: number;
   days: number;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { GfError, type Quantity, type TimeSeriesStore } from '../../core/index.js';
 import { resampleSeries } from '../meter-data/api.js';
+import type { Weather } from '../weather/api.js';
 import { ForecastErrors } from './errors.js';
 import { applyIntervals, calibrate, type Calibration } from './intervals.js';
 import type { ForecastModel } from './models.js';
@@ -62,7 +63,23 @@ export class ForecastService {
   constructor(
     private readonly store: () => TimeSeriesStore,
     private readonly models: () => ReadonlyMap<string, ForecastModel<any>>,
+    private readonly weather: () => Weather | undefined = () => undefined,
   ) {}
+
+  /** Hourly weather of the meter's location on the matrix calendar (forecast values included), if any. */
+  async #covariates(id: string, resolutionS: number, from: number, to: number): Promise<DailyMatrix['covariates']> {
+    const w = this.weather();
+    const loc = w?.locationOf(id);
+    if (!w || !loc) return undefined;
+    const out: NonNullable<DailyMatrix['covariates']> = {};
+    for (const what of ['temperature', 'irradiance'] as const) {
+      const s = await w.series(loc, what, from, to);
+      if (s.ts.length === 0) continue;
+      const rs = resampleSeries(s.ts, s.values, 3600, resolutionS, 'mean');
+      out[what] = toMatrix(rs.ts, rs.values, resolutionS, from, to);
+    }
+    return out;
+  }
 
   model(id: string): ForecastModel<any> {
     const m = this.models().get(id);
@@ -75,7 +92,8 @@ export class ForecastService {
     const to = fromDay + days * DAY_MS;
     const stored = await this.store().read({ meterIds: meters, quantity, from, to });
     const energy = quantity.startsWith('energy');
-    return meters.map((id) => {
+    const covariates = await Promise.all(meters.map((id) => this.#covariates(id, resolutionS, from, to)));
+    return meters.map((id, i) => {
       const cands = stored.filter((s) => s.meterId === id && (resolutionS % s.resolutionS === 0 || s.resolutionS % resolutionS === 0));
       // The stored series closest to the asked resolution (exact, else the finest).
       const s = cands.find((c) => c.resolutionS === resolutionS) ?? cands.sort((a, b) => a.resolutionS - b.resolutionS)[0];
@@ -83,7 +101,8 @@ export class ForecastService {
         throw new GfError(ForecastErrors.GF_FORECAST_NO_HISTORY, `meter ${id} has no ${quantity} readings in the last ${days} days that convert to ${resolutionS}s`, { data: { meterId: id } });
       }
       const rs = resampleSeries(s.ts, s.values, s.resolutionS, resolutionS, energy ? 'sum' : 'mean');
-      return { id, matrix: { ...toMatrix(rs.ts, rs.values, resolutionS, from, to), id }, lastTs: rs.ts[rs.ts.length - 1] ?? 0 };
+      const cov = covariates[i];
+      return { id, matrix: { ...toMatrix(rs.ts, rs.values, resolutionS, from, to), id, ...(cov ? { covariates: cov } : {}) }, lastTs: rs.ts[rs.ts.length - 1] ?? 0 };
     });
   }
 

@@ -4,8 +4,8 @@ import { clearSkyMean, row, type DailyMatrix, type ForecastModel, type Site } fr
  * `pv-clearsky`: PV output = clear-sky irradiance of the slot (sun position at the site) × the system's recent
  * clear-sky index (median over the last 14 days of production ÷ clear-sky energy: capacity, orientation and
  * typical cloudiness, from observed history) × the degradation since that window (the pv-degradation estimate
- * for the meter, when there is one). Without weather inputs a day-ahead PV forecast cannot know tomorrow's
- * clouds; this gets the shape and level right and needs no training.
+ * for the meter, when there is one). When the meter's weather location has an irradiance forecast for the day,
+ * that replaces the clear sky, times the capacity seen on the clearest recent days. Needs no training.
  */
 export interface PvModelDeps {
   site(meterId: string | undefined): Site | undefined;
@@ -40,11 +40,16 @@ export function pvClearSkyModel(deps: PvModelDeps): ForecastModel<null> {
       }
       if (ratios.length === 0) return out;
       ratios.sort((a, b) => a - b);
-      const k = ratios[ratios.length >> 1]!;
+      const k = ratios[ratios.length >> 1]!; // typical day: capacity × typical cloudiness
+      const capacity = ratios[Math.min(ratios.length - 1, Math.floor(ratios.length * 0.9))]!; // the clearest days
       const rate = deps.degradation(m.id) ?? 0;
       const factor = Math.pow(1 + rate / 100, 7.5 / 365.25); // from the window's middle to the forecast day
       const c = cs(day);
-      for (let s = 0; s < out.length; s++) out[s] = k * c[s]! * factor;
+      // With an irradiance forecast for the day (clouds included) it replaces the clear sky, scaled by the
+      // system's capacity as seen on its clearest recent days.
+      const irr = m.covariates?.irradiance ? row(m.covariates.irradiance, day) : undefined;
+      const useIrr = irr !== undefined && !irr.some(Number.isNaN);
+      for (let s = 0; s < out.length; s++) out[s] = (useIrr ? capacity * irr![s]! : k * c[s]!) * factor;
       return out;
     },
   };

@@ -163,7 +163,7 @@ describe('ledger adapter on the embedded EVM', function () {
     assert.ok(!after.some((e) => e.txHash === '0xdead'), 'the mirror dropped what the chain does not hold');
     assert.equal(after.at(-1)!.event, 'Transfer');
     assert.equal(after.at(-1)!.blockNumber, headNo + 1);
-    assert.ok((await R.chainTime()) > before.time);
+    assert.ok((await R.chainTime()) >= before.time, 'the clock did not go back');
     assert.equal(await R.call('EnergyToken', 'balanceOf', [w]), tokens(6));
   });
 

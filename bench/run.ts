@@ -18,6 +18,7 @@ import type { ReadingInput } from '../core/index.js';
 import { benchOpenadr3 } from './openadr3.js';
 import { benchLedger } from './ledger.js';
 import { benchAnalytics } from './analytics.js';
+import { benchMarket } from './market.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const METERS = 1000;
@@ -210,6 +211,7 @@ async function main() {
   rows.push(...(await benchOpenadr3(ROOT)));
   rows.push(...(await benchLedger()));
   rows.push(...(await benchAnalytics(ROOT)));
+  rows.push(...(await benchMarket()));
 
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const md = [
@@ -247,7 +249,12 @@ async function only(prefix: string, run: () => Promise<Row[]>) {
   process.stdout.write(lines.join('\n') + '\n');
 }
 
-if (process.argv.includes('--only=analytics')) {
+if (process.argv.includes('--only=market')) {
+  only('market:', benchMarket).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+} else if (process.argv.includes('--only=analytics')) {
   execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
   only('analytics:', () => benchAnalytics(ROOT)).catch((e) => {
     console.error(e);

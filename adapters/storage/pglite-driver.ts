@@ -35,7 +35,7 @@ export class PgliteDriver implements SqlDriver {
 
   async query<R>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
     const r = await this.db.query<R>(sql, params as unknown[]);
-    return { rows: r.rows, rowCount: r.affectedRows ?? 0 };
+    return { rows: r.rows, rowCount: Math.max(r.affectedRows ?? 0, r.rows.length) };
   }
 
   async queryArrays(sql: string, params: readonly unknown[] = []): Promise<unknown[][]> {
@@ -64,10 +64,10 @@ export class PgliteDriver implements SqlDriver {
       if (!params || params.length === 0) {
         const results = await this.db.exec(text);
         const last = results[results.length - 1];
-        return { rows: last?.rows ?? [], rowCount: last?.affectedRows ?? null };
+        return { rows: last?.rows ?? [], rowCount: Math.max(last?.affectedRows ?? 0, last?.rows.length ?? 0) };
       }
       const r = await this.db.query(text, params);
-      return { rows: r.rows as any[], rowCount: r.affectedRows ?? null };
+      return { rows: r.rows as any[], rowCount: Math.max(r.affectedRows ?? 0, r.rows.length) };
     };
     return {
       query: run,
@@ -94,7 +94,7 @@ function wrapTx(tx: Transaction): DriverTx {
   return {
     async query<R>(sql: string, params: readonly unknown[] = []) {
       const r = await tx.query<R>(sql, params as unknown[]);
-      return { rows: r.rows, rowCount: r.affectedRows ?? 0 };
+      return { rows: r.rows, rowCount: Math.max(r.affectedRows ?? 0, r.rows.length) };
     },
     async exec(sql: string) {
       await tx.exec(sql);

@@ -34,6 +34,10 @@ export function storageContract(name: string, open: () => Promise<{ storage: Sto
       await storage.ping();
       const r = await storage.query<{ d: string }>("SELECT to_char(date_bin('15 minutes', TIMESTAMPTZ '2026-01-01 10:37:00+00', TIMESTAMPTZ '2000-01-01 00:00:00+00') AT TIME ZONE 'UTC', 'HH24:MI') AS d");
       assert.equal(r.rows[0]!.d, '10:30');
+      // rowCount means what it means in node-postgres: rows returned by a SELECT, rows touched by DML.
+      const three = await storage.query('SELECT * FROM generate_series(1, 3)');
+      assert.equal(three.rowCount, 3);
+      assert.equal((await storage.query('SELECT 1 WHERE false')).rowCount, 0);
     });
 
     it('applies migrations once, in order, and refuses an edited one', async () => {

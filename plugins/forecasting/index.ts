@@ -1,5 +1,5 @@
 import { createToken, definePlugin, SchedulerToken, StorageToken, type Migration } from '../../core/index.js';
-import { ForecastModels } from './api.js';
+import { ForecastModels, ForecastToken } from './api.js';
 import { forecastCommand } from './commands.js';
 import { BUILTIN_MODELS, type ForecastModel } from './models.js';
 import { forecastRouter } from './routes.js';
@@ -75,6 +75,7 @@ export const forecastingPlugin = definePlugin<ForecastingConfig>({
     };
     const service = new ForecastService(() => storage().readings, () => models.current, weather);
     ctx.provide(Services, () => ({ service, models }));
+    ctx.expose(ForecastToken, () => service);
     ctx.mount(
       '/api/forecasts',
       forecastRouter(() => service, storage, ctx.config.groups, ctx.config.defaultModel, () => [...models.current.values()].map((m) => ({ id: m.id, version: m.version, description: m.description }))),

@@ -1,0 +1,516 @@
+import { createHash } from 'node:crypto';
+import { GfError, isGfError, type Address, type Ledger, type Logger, type Storage } from '../../core/index.js';
+import { clearingResultHash } from '../../contracts/hashes.js';
+import type { Forecaster } from '../forecasting/api.js';
+import { curves, type ClearingAlgorithm, type Order } from './clearing.js';
+import { MarketErrors } from './errors.js';
+
+/** A prosumer's trading rules: its contract conditions with the platform (LL-UC01). */
+export interface TradingRules {
+  maxOrderWh: number;
+  defaultBidPrice: number;
+  defaultOfferPrice: number;
+  autoBid: boolean;
+  /** Its offers come from renewable sources (green energy is rewarded). */
+  green: boolean;
+}
+
+export interface MarketSettings {
+  slotMinutes: number;
+  gateLeadMinutes: number;
+  sessionsAhead: number;
+  priceCap: number;
+  shortfallPenaltyPerKwh: number;
+  greenRewardPerKwh: number;
+  offerTolerancePct: number;
+  algorithm: string;
+  defaultRules: TradingRules;
+}
+
+export interface OrderInput {
+  prosumer: string;
+  side: 'bid' | 'offer';
+  qtyWh: number;
+  limitPrice: number;
+}
+
+interface ProsumerRow {
+  id: string;
+  wallet: Address;
+  meter_id: string;
+  custodial: boolean;
+  rules: TradingRules | string;
+}
+
+interface SessionRow {
+  id: string;
+  slot_start: string;
+  slot_end: string;
+  gate_closure: string;
+  state: 'open' | 'cleared' | 'settled';
+  price_signal: number | null;
+  algorithm: string | null;
+  clearing: unknown;
+  settlement: unknown;
+}
+
+const bytes32 = (s: string) => `0x${createHash('sha256').update(s).digest('hex')}`;
+const BATCH = 200;
+
+export interface MarketDeps {
+  storage: () => Storage;
+  ledger: () => Ledger;
+  forecaster: () => Forecaster | undefined;
+  algorithms: () => ReadonlyMap<string, ClearingAlgorithm>;
+  settings: MarketSettings;
+  log: Logger;
+  /** Publishes the price signal of a session (the OpenADR PRICE event); failures are logged, not fatal. */
+  publishPrice?: (session: { id: number; slotStart: number; slotEnd: number; price: number }) => Promise<void>;
+}
+
+/**
+ * The local energy market (HL-UC02): registration with wallets, token purchase and sale, sessions per slot on
+ * the MarketSession contract, bids and offers (by API and automatically from forecasts), clearing at gate
+ * closure with its hash on the ledger, and settlement from metered delivery.
+ */
+export class MarketService {
+  constructor(private readonly d: MarketDeps) {}
+
+  private get db(): Storage {
+    return this.d.storage();
+  }
+
+  private get ledger(): Ledger {
+    return this.d.ledger();
+  }
+
+  // ------------------------------------------------------------ registration and tokens (LL-UC01, LL-UC05)
+
+  async register(input: { id: string; meterId: string; wallet?: string; rules?: Partial<TradingRules> }): Promise<{ id: string; wallet: Address; meterId: string; custodial: boolean; rules: TradingRules }> {
+    if (!/^[A-Za-z0-9_.:@-]{1,128}$/.test(input.id ?? '')) throw bad('id', 'id must be 1-128 letters, digits or _.:@-');
+    if (!/^[A-Za-z0-9_-]{1,128}$/.test(input.meterId ?? '')) throw bad('meterId', 'meterId must be 1-128 letters, digits, _ or -');
+    const rules = { ...this.d.settings.defaultRules, ...(input.rules ?? {}) };
+    checkRules(rules, this.d.settings.priceCap);
+    const exists = await this.db.query('SELECT 1 FROM mkt_prosumers WHERE id = $1', [input.id]);
+    if (exists.rows.length) throw new GfError(MarketErrors.GF_MARKET_DUPLICATE, `prosumer ${input.id} is already registered`, { data: { id: input.id } });
+    const L = this.ledger;
+    let wallet: Address;
+    let custodial = false;
+    if (input.wallet) {
+      if (!/^0x[0-9a-fA-F]{40}$/.test(input.wallet)) throw bad('wallet', 'wallet must be a 0x-prefixed 20-byte address');
+      wallet = input.wallet.toLowerCase() as Address;
+    } else {
+      wallet = await L.createWallet(`prosumer ${input.id}`);
+      custodial = true;
+    }
+    await L.send('ParticipantRegistry', 'register', [wallet, 1, bytes32(input.meterId), '0x0000000000000000000000000000000000000000']);
+    if (custodial) {
+      // The platform submits orders for the prosumer (API and automatic bidding) and escrows from its wallet.
+      await L.sendMany(
+        [
+          { contract: 'EnergyToken', method: 'approve', args: [L.addressOf('MarketSession'), (1n << 255n) - 1n] },
+          { contract: 'MarketSession', method: 'setBroker', args: [L.operator, true] },
+        ],
+        { from: wallet },
+      );
+    }
+    await this.db.query('INSERT INTO mkt_prosumers (id, wallet, meter_id, custodial, rules) VALUES ($1, $2, $3, $4, $5)', [input.id, wallet, input.meterId, custodial, JSON.stringify(rules)]);
+    return { id: input.id, wallet, meterId: input.meterId, custodial, rules };
+  }
+
+  async prosumer(id: string): Promise<{ id: string; wallet: Address; meterId: string; custodial: boolean; rules: TradingRules }> {
+    const { rows } = await this.db.query<ProsumerRow>('SELECT * FROM mkt_prosumers WHERE id = $1', [id]);
+    const r = rows[0];
+    if (!r) throw new GfError(MarketErrors.GF_MARKET_UNKNOWN_PROSUMER, `no prosumer '${id}'`, { data: { id } });
+    return { id: r.id, wallet: r.wallet, meterId: r.meter_id, custodial: r.custodial, rules: typeof r.rules === 'string' ? JSON.parse(r.rules) : r.rules };
+  }
+
+  /** A prosumer buys tokens: issued to its wallet once `paymentRef` is paid. */
+  async buyTokens(id: string, amount: bigint, paymentRef: string): Promise<{ balance: string }> {
+    const p = await this.prosumer(id);
+    if (amount <= 0n) throw bad('amount', 'amount must be above zero');
+    await this.ledger.send('EnergyToken', 'issue', [p.wallet, amount, bytes32(paymentRef)]);
+    return { balance: String(await this.ledger.call<bigint>('EnergyToken', 'balanceOf', [p.wallet])) };
+  }
+
+  /** A prosumer sells tokens back: burnt from its (custodial) wallet; the operator pays out against `payoutRef`. */
+  async sellTokens(id: string, amount: bigint, payoutRef: string): Promise<{ balance: string }> {
+    const p = await this.prosumer(id);
+    if (!p.custodial) throw bad('id', `${id} holds its own keys: it redeems from its wallet itself`);
+    if (amount <= 0n) throw bad('amount', 'amount must be above zero');
+    await this.ledger.send('EnergyToken', 'redeem', [amount, bytes32(payoutRef)], { from: p.wallet });
+    return { balance: String(await this.ledger.call<bigint>('EnergyToken', 'balanceOf', [p.wallet])) };
+  }
+
+  /** The operator tops up the green-reward pool of the market contract with newly issued tokens. */
+  async fundRewards(amount: bigint, reference: string): Promise<{ rewardPool: string }> {
+    if (amount <= 0n) throw bad('amount', 'amount must be above zero');
+    const L = this.ledger;
+    await L.sendMany([
+      { contract: 'EnergyToken', method: 'issue', args: [L.operator, amount, bytes32(reference)] },
+      { contract: 'EnergyToken', method: 'approve', args: [L.addressOf('MarketSession'), amount] },
+      { contract: 'MarketSession', method: 'fundRewards', args: [amount] },
+    ]);
+    return { rewardPool: String(await L.call<bigint>('MarketSession', 'rewardPool', [])) };
+  }
+
+  // ------------------------------------------------------------ sessions
+
+  slotOf(t: number): number {
+    const len = this.d.settings.slotMinutes * 60;
+    return Math.floor(t / len) * len;
+  }
+
+  /** Opens the sessions of the next `sessionsAhead` slots whose gate is still ahead; returns the new ones. */
+  async ensureSessions(): Promise<number[]> {
+    const s = this.d.settings;
+    const now = await this.ledger.chainTime();
+    const len = s.slotMinutes * 60;
+    const opened: number[] = [];
+    for (let k = 1; k <= s.sessionsAhead; k++) {
+      const start = this.slotOf(now) + k * len;
+      const gate = start - s.gateLeadMinutes * 60;
+      if (gate <= now + 5) continue;
+      const have = await this.db.query('SELECT 1 FROM mkt_sessions WHERE id = $1', [start]);
+      if (have.rows.length) continue;
+      try {
+        await this.ledger.send('MarketSession', 'openSession', [start, gate, start, start + len, s.priceCap, s.shortfallPenaltyPerKwh, s.greenRewardPerKwh]);
+      } catch (e) {
+        if (!(isGfError(e) && (e.data as { revert?: string })?.revert === 'SessionExists')) throw e;
+      }
+      await this.db.query("INSERT INTO mkt_sessions (id, slot_start, slot_end, gate_closure, state) VALUES ($1, $2, $3, $4, 'open') ON CONFLICT (id) DO NOTHING", [start, start, start + len, gate]);
+      opened.push(start);
+      await this.autoBid(start).catch((err) => this.d.log.warn({ err, session: start }, 'automatic bidding failed'));
+      await this.priceSignal(start).catch((err) => this.d.log.warn({ err, session: start }, 'price signal failed'));
+    }
+    return opened;
+  }
+
+  async session(id: number): Promise<SessionRow> {
+    const { rows } = await this.db.query<SessionRow>('SELECT * FROM mkt_sessions WHERE id = $1', [id]);
+    if (!rows[0]) throw new GfError(MarketErrors.GF_MARKET_UNKNOWN_SESSION, `no market session ${id}`, { data: { session: id } });
+    return rows[0];
+  }
+
+  // ------------------------------------------------------------ orders (LL-UC02)
+
+  /** Validates and submits orders for one session, in one transaction (the platform as broker). */
+  async submit(sessionId: number, inputs: readonly OrderInput[], automatic = false): Promise<{ id: number; prosumer: string; side: string; qtyWh: number; limitPrice: number; green: boolean }[]> {
+    const s = await this.session(sessionId);
+    if (s.state !== 'open') throw new GfError(MarketErrors.GF_MARKET_WRONG_STATE, `session ${sessionId} is ${s.state}`, { data: { session: sessionId } });
+    const now = await this.ledger.chainTime();
+    if (now >= Number(s.gate_closure)) throw new GfError(MarketErrors.GF_MARKET_GATE_CLOSED, `the gate of session ${sessionId} closed at ${new Date(Number(s.gate_closure) * 1000).toISOString()}`, { data: { session: sessionId } });
+    if (inputs.length === 0 || inputs.length > 500) throw bad('orders', 'give 1 to 500 orders');
+    const { rows: existing } = await this.db.query<{ prosumer: string; side: string }>('SELECT DISTINCT prosumer, side FROM mkt_orders WHERE session_id = $1 AND NOT cancelled', [sessionId]);
+    const sides = new Map(existing.map((r) => [r.prosumer, r.side]));
+    const escrow = new Map<string, bigint>();
+    const prepared: { p: Awaited<ReturnType<MarketService['prosumer']>>; o: OrderInput }[] = [];
+    for (const [i, o] of inputs.entries()) {
+      const at = `orders[${i}]`;
+      if (o.side !== 'bid' && o.side !== 'offer') throw bad(`${at}.side`, 'side must be bid or offer');
+      if (!Number.isSafeInteger(o.qtyWh) || o.qtyWh <= 0) throw bad(`${at}.qtyWh`, 'qtyWh must be a whole number of Wh above zero');
+      if (!Number.isSafeInteger(o.limitPrice) || o.limitPrice < 0) throw bad(`${at}.limitPrice`, 'limitPrice must be a whole number of token base units per kWh');
+      const p = await this.prosumer(o.prosumer);
+      if (o.qtyWh > p.rules.maxOrderWh) throw new GfError(MarketErrors.GF_MARKET_LIMIT, `${at}: ${o.qtyWh} Wh is above ${p.id}'s limit of ${p.rules.maxOrderWh} Wh`, { data: { field: `${at}.qtyWh` } });
+      if (o.limitPrice > this.d.settings.priceCap) throw new GfError(MarketErrors.GF_MARKET_LIMIT, `${at}: price ${o.limitPrice} is above the cap ${this.d.settings.priceCap}`, { data: { field: `${at}.limitPrice` } });
+      const side = sides.get(p.id);
+      if (side && side !== o.side) throw new GfError(MarketErrors.GF_MARKET_BOTH_SIDES, `${at}: ${p.id} already has ${side}s in session ${sessionId}`, { data: { field: `${at}.side` } });
+      sides.set(p.id, o.side);
+      if (o.side === 'bid') {
+        const need = (escrow.get(p.id) ?? 0n) + (BigInt(o.qtyWh) * BigInt(o.limitPrice)) / 1000n;
+        escrow.set(p.id, need);
+        const have = await this.ledger.call<bigint>('EnergyToken', 'balanceOf', [p.wallet]);
+        if (have < need) throw new GfError(MarketErrors.GF_MARKET_INSUFFICIENT_TOKENS, `${at}: ${p.id} holds ${have} token units, the bids need ${need} in escrow`, { data: { field: `${at}.qtyWh`, have: String(have), need: String(need) } });
+      } else if (!automatic) {
+        await this.checkOfferAgainstForecast(p, sessionId, o.qtyWh, at);
+      }
+      if (!p.custodial && !(await this.ledger.call<boolean>('MarketSession', 'isBroker', [p.wallet, this.ledger.operator]))) {
+        throw new GfError(MarketErrors.GF_MARKET_LIMIT, `${at}: ${p.id}'s wallet has not authorised the platform as its broker (MarketSession.setBroker)`, { data: { field: `${at}.prosumer` } });
+      }
+      prepared.push({ p, o });
+    }
+    const receipt = await this.ledger.send('MarketSession', 'submitOrdersFor', [
+      sessionId,
+      prepared.map(({ p, o }) => ({ owner: p.wallet, isBid: o.side === 'bid', green: o.side === 'offer' && p.rules.green, qtyWh: o.qtyWh, limitPrice: o.limitPrice })),
+    ]);
+    const ids = receipt.events.filter((e) => e.event === 'OrderSubmitted').map((e) => Number(e.args.orderId));
+    const out = prepared.map(({ p, o }, i) => ({ id: ids[i]!, prosumer: p.id, side: o.side, qtyWh: o.qtyWh, limitPrice: o.limitPrice, green: o.side === 'offer' && p.rules.green }));
+    await this.db.transaction(async (tx) => {
+      for (const r of out) {
+        await tx.query('INSERT INTO mkt_orders (id, session_id, prosumer, side, qty_wh, limit_price, green, automatic) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
+          r.id, sessionId, r.prosumer, r.side, r.qtyWh, r.limitPrice, r.green, automatic,
+        ]);
+      }
+    });
+    return out;
+  }
+
+  /** An offer may not exceed the forecast production of the slot plus the tolerance (when a forecast exists). */
+  private async checkOfferAgainstForecast(p: { id: string; meterId: string }, sessionId: number, qtyWh: number, at: string): Promise<void> {
+    const expected = await this.forecastSlot(p.meterId, 'energyExport', sessionId);
+    if (expected === undefined) return;
+    const allowed = Math.ceil(expected * (1 + this.d.settings.offerTolerancePct / 100));
+    if (qtyWh > allowed) {
+      throw new GfError(MarketErrors.GF_MARKET_OVER_FORECAST, `${at}: ${qtyWh} Wh offered, forecast production of ${p.id} for the slot is ${Math.round(expected)} Wh (+${this.d.settings.offerTolerancePct} % = ${allowed})`, {
+        data: { field: `${at}.qtyWh`, forecastWh: Math.round(expected) },
+      });
+    }
+  }
+
+  /** The forecast energy of one meter over a session's slot, or undefined when none can be made. */
+  async forecastSlot(meterId: string, quantity: 'energyImport' | 'energyExport', sessionId: number): Promise<number | undefined> {
+    const f = this.d.forecaster();
+    if (!f) return undefined;
+    const s = await this.session(sessionId);
+    const start = Number(s.slot_start) * 1000;
+    const end = Number(s.slot_end) * 1000;
+    try {
+      const res = await f.forecast({ meters: [meterId], aggregate: false, quantity, resolutionS: 900, horizonHours: Math.max(1, Math.ceil((end - Date.now()) / 3600_000) + 1), kind: 'intraday', at: Math.min(Date.now(), start - 1), model: quantity === 'energyExport' ? 'pv-clearsky' : 'random-forest' });
+      let sum = 0;
+      let n = 0;
+      res.series[0]!.ts.forEach((t, i) => {
+        const ms = Date.parse(t);
+        if (ms >= start && ms < end) {
+          sum += res.series[0]!.p50[i]!;
+          n++;
+        }
+      });
+      return n ? sum : undefined;
+    } catch (e) {
+      if (isGfError(e)) return undefined; // no history or model: no forecast to hold the offer to
+      throw e;
+    }
+  }
+
+  /** Automatic bidding: prosumers with autoBid get a bid (net consumption) or an offer (net production) from their forecasts. */
+  async autoBid(sessionId: number): Promise<number> {
+    const { rows } = await this.db.query<ProsumerRow>("SELECT * FROM mkt_prosumers WHERE (rules->>'autoBid')::boolean");
+    const orders: OrderInput[] = [];
+    for (const r of rows) {
+      const rules = (typeof r.rules === 'string' ? JSON.parse(r.rules) : r.rules) as TradingRules;
+      const use = await this.forecastSlot(r.meter_id, 'energyImport', sessionId);
+      const gen = await this.forecastSlot(r.meter_id, 'energyExport', sessionId);
+      if (use === undefined && gen === undefined) continue;
+      const net = Math.round((use ?? 0) - (gen ?? 0));
+      if (net === 0) continue;
+      const qty = Math.min(Math.abs(net), rules.maxOrderWh);
+      orders.push(net > 0 ? { prosumer: r.id, side: 'bid', qtyWh: qty, limitPrice: rules.defaultBidPrice } : { prosumer: r.id, side: 'offer', qtyWh: qty, limitPrice: rules.defaultOfferPrice });
+    }
+    let n = 0;
+    for (let i = 0; i < orders.length; i += BATCH) {
+      // A prosumer whose bid cannot be escrowed is skipped, not the whole batch.
+      const ok: OrderInput[] = [];
+      for (const o of orders.slice(i, i + BATCH)) {
+        try {
+          if (o.side === 'bid') {
+            const p = await this.prosumer(o.prosumer);
+            const have = await this.ledger.call<bigint>('EnergyToken', 'balanceOf', [p.wallet]);
+            if (have < (BigInt(o.qtyWh) * BigInt(o.limitPrice)) / 1000n) continue;
+          }
+          ok.push(o);
+        } catch {
+          /* skip */
+        }
+      }
+      if (ok.length) n += (await this.submit(sessionId, ok, true)).length;
+    }
+    return n;
+  }
+
+  /** Expected clearing price of a session from the book it would have with forecast-based orders of every prosumer. */
+  async priceSignal(sessionId: number): Promise<number | null> {
+    const { rows } = await this.db.query<ProsumerRow>('SELECT * FROM mkt_prosumers');
+    const book: Order[] = [];
+    let seq = 0;
+    for (const r of rows) {
+      const rules = (typeof r.rules === 'string' ? JSON.parse(r.rules) : r.rules) as TradingRules;
+      const use = (await this.forecastSlot(r.meter_id, 'energyImport', sessionId)) ?? 0;
+      const gen = (await this.forecastSlot(r.meter_id, 'energyExport', sessionId)) ?? 0;
+      const net = Math.round(use - gen);
+      if (net > 0) book.push({ id: ++seq, owner: r.id, side: 'bid', qtyWh: net, limit: rules.defaultBidPrice, seq });
+      if (net < 0) book.push({ id: ++seq, owner: r.id, side: 'offer', qtyWh: -net, limit: rules.defaultOfferPrice, seq });
+    }
+    const r = this.algorithm().clear(book);
+    const s = await this.session(sessionId);
+    await this.db.query('UPDATE mkt_sessions SET price_signal = $2 WHERE id = $1', [sessionId, r.price]);
+    if (r.price !== null && this.d.publishPrice) {
+      await this.d.publishPrice({ id: sessionId, slotStart: Number(s.slot_start), slotEnd: Number(s.slot_end), price: r.price });
+    }
+    return r.price;
+  }
+
+  async cancel(orderId: number, prosumer: string): Promise<void> {
+    const { rows } = await this.db.query<{ session_id: string; prosumer: string; cancelled: boolean }>('SELECT session_id, prosumer, cancelled FROM mkt_orders WHERE id = $1', [orderId]);
+    const o = rows[0];
+    if (!o || o.prosumer !== prosumer) throw new GfError(MarketErrors.GF_MARKET_UNKNOWN_PROSUMER, `no order ${orderId} of ${prosumer}`, { data: { order: orderId } });
+    if (o.cancelled) return;
+    const s = await this.session(Number(o.session_id));
+    if ((await this.ledger.chainTime()) >= Number(s.gate_closure)) throw new GfError(MarketErrors.GF_MARKET_GATE_CLOSED, `the gate of session ${s.id} has closed`, { data: { session: Number(s.id) } });
+    await this.ledger.send('MarketSession', 'cancelOrder', [orderId]);
+    await this.db.query('UPDATE mkt_orders SET cancelled = true WHERE id = $1', [orderId]);
+  }
+
+  // ------------------------------------------------------------ clearing (LL-UC03)
+
+  algorithm(): ClearingAlgorithm {
+    const a = this.d.algorithms().get(this.d.settings.algorithm);
+    if (!a) throw new GfError(MarketErrors.GF_MARKET_BAD_REQUEST, `no clearing algorithm '${this.d.settings.algorithm}'`);
+    return a;
+  }
+
+  async book(sessionId: number): Promise<Order[]> {
+    const { rows } = await this.db.query<{ id: string; prosumer: string; side: 'bid' | 'offer'; qty_wh: string; limit_price: string }>(
+      'SELECT id, prosumer, side, qty_wh, limit_price FROM mkt_orders WHERE session_id = $1 AND NOT cancelled ORDER BY id',
+      [sessionId],
+    );
+    return rows.map((r) => ({ id: Number(r.id), owner: r.prosumer, side: r.side, qtyWh: Number(r.qty_wh), limit: Number(r.limit_price), seq: Number(r.id) }));
+  }
+
+  /** After gate closure: clears the book and posts price, book hash, result hash and trades to the contract. */
+  async clear(sessionId: number): Promise<unknown> {
+    const s = await this.session(sessionId);
+    if (s.state !== 'open') throw new GfError(MarketErrors.GF_MARKET_WRONG_STATE, `session ${sessionId} is already ${s.state}`, { data: { session: sessionId } });
+    if ((await this.ledger.chainTime()) < Number(s.gate_closure)) throw new GfError(MarketErrors.GF_MARKET_WRONG_STATE, `the gate of session ${sessionId} is still open`, { data: { session: sessionId } });
+    const algo = this.algorithm();
+    if (algo.id === 'pay-as-bid') throw new GfError(MarketErrors.GF_MARKET_BAD_REQUEST, 'pay-as-bid clearing cannot be settled on the MarketSession contract (one price per session)');
+    const book = await this.book(sessionId);
+    const result = algo.clear(book);
+    const price = result.price ?? 0;
+    const chainSession = await this.ledger.call<{ bookHash: string }>('MarketSession', 'session', [sessionId]);
+    const trades = result.trades.map((t) => ({ bidId: t.bidId, offerId: t.offerId, qtyWh: t.qtyWh }));
+    await this.ledger.send('MarketSession', 'postClearing', [sessionId, price, chainSession.bookHash, clearingResultHash(price, trades), trades.length]);
+    for (let i = 0; i < trades.length; i += BATCH) await this.ledger.send('MarketSession', 'addTrades', [sessionId, trades.slice(i, i + BATCH)]);
+    const summary = { algorithm: algo.id, price: result.price, volumeWh: result.volumeWh, trades: trades.length, reason: result.reason ?? null, interval: result.interval ?? null, bookHash: chainSession.bookHash };
+    await this.db.transaction(async (tx) => {
+      for (const [i, t] of result.trades.entries()) {
+        await tx.query('INSERT INTO mkt_trades (session_id, idx, bid_id, offer_id, qty_wh, price) VALUES ($1, $2, $3, $4, $5, $6)', [sessionId, i, t.bidId, t.offerId, t.qtyWh, t.price]);
+      }
+      await tx.query("UPDATE mkt_sessions SET state = 'cleared', algorithm = $2, clearing = $3 WHERE id = $1", [sessionId, algo.id, JSON.stringify(summary)]);
+    });
+    return summary;
+  }
+
+  // ------------------------------------------------------------ settlement (LL-UC04)
+
+  /**
+   * After delivery: each seller's metered export over the slot is shared over its trades pro rata to their
+   * quantities (capped at each); the contract pays delivered energy at the session price, charges shortfalls
+   * at the penalty rate and rewards green deliveries. Then every participant's escrow and collateral leftovers
+   * are withdrawn and its credits claimed (custodial wallets; others claim themselves).
+   */
+  async settle(sessionId: number): Promise<unknown> {
+    const s = await this.session(sessionId);
+    if (s.state !== 'cleared') throw new GfError(MarketErrors.GF_MARKET_WRONG_STATE, `session ${sessionId} is ${s.state}, not cleared`, { data: { session: sessionId } });
+    if ((await this.ledger.chainTime()) < Number(s.slot_end)) throw new GfError(MarketErrors.GF_MARKET_WRONG_STATE, `session ${sessionId} is still delivering`, { data: { session: sessionId } });
+    const { rows: trades } = await this.db.query<{ idx: number; bid_id: string; offer_id: string; qty_wh: string }>('SELECT idx, bid_id, offer_id, qty_wh FROM mkt_trades WHERE session_id = $1 ORDER BY idx', [sessionId]);
+    const { rows: orders } = await this.db.query<{ id: string; prosumer: string; side: string }>('SELECT id, prosumer, side FROM mkt_orders WHERE session_id = $1', [sessionId]);
+    const owner = new Map(orders.map((o) => [Number(o.id), o.prosumer]));
+    const matched = new Map<string, number>();
+    for (const t of trades) matched.set(owner.get(Number(t.offer_id))!, (matched.get(owner.get(Number(t.offer_id))!) ?? 0) + Number(t.qty_wh));
+    const delivered = new Map<string, number>();
+    for (const seller of matched.keys()) {
+      const p = await this.prosumer(seller);
+      const series = await this.db.readings.read({ meterIds: [p.meterId], quantity: 'energyExport', from: Number(s.slot_start) * 1000, to: Number(s.slot_end) * 1000 });
+      const best = series.sort((a, b) => a.resolutionS - b.resolutionS)[0];
+      let sum = 0;
+      for (let i = 0; best && i < best.values.length; i++) sum += Math.max(0, best.values[i]!);
+      delivered.set(seller, sum);
+    }
+    const deliveries = trades.map((t) => {
+      const seller = owner.get(Number(t.offer_id))!;
+      const share = Math.min(1, (delivered.get(seller) ?? 0) / matched.get(seller)!);
+      return { tradeId: t.idx, deliveredWh: Math.floor(Number(t.qty_wh) * share) };
+    });
+    const outcomes: { tradeId: number; deliveredWh: string; paid: string; penalty: string; greenReward: string }[] = [];
+    for (let i = 0; i < deliveries.length; i += BATCH) {
+      const r = await this.ledger.send('MarketSession', 'settle', [sessionId, deliveries.slice(i, i + BATCH)]);
+      for (const e of r.events.filter((x) => x.event === 'TradeSettled')) outcomes.push({ tradeId: Number(e.args.tradeId), deliveredWh: e.args.deliveredWh as string, paid: e.args.paid as string, penalty: e.args.penalty as string, greenReward: e.args.greenReward as string });
+    }
+    if (deliveries.length === 0) await this.ledger.send('MarketSession', 'settle', [sessionId, []]);
+    // Leftovers back to the custodial wallets, credits paid out.
+    const byOwner = new Map<string, number[]>();
+    for (const o of orders) byOwner.set(o.prosumer, [...(byOwner.get(o.prosumer) ?? []), Number(o.id)]);
+    const { rows: cancelled } = await this.db.query<{ id: string }>('SELECT id FROM mkt_orders WHERE session_id = $1 AND cancelled', [sessionId]);
+    const skip = new Set(cancelled.map((c) => Number(c.id)));
+    for (const [id, ids] of byOwner) {
+      const p = await this.prosumer(id);
+      if (!p.custodial) continue;
+      const live = ids.filter((x) => !skip.has(x));
+      if (live.length) await this.ledger.send('MarketSession', 'withdraw', [live], { from: p.wallet });
+      if ((await this.ledger.call<bigint>('MarketSession', 'credits', [p.wallet])) > 0n) await this.ledger.send('MarketSession', 'claim', [], { from: p.wallet });
+    }
+    await this.db.transaction(async (tx) => {
+      for (const o of outcomes) {
+        await tx.query('UPDATE mkt_trades SET delivered_wh = $3, paid = $4, penalty = $5, green_reward = $6 WHERE session_id = $1 AND idx = $2', [sessionId, o.tradeId, o.deliveredWh, o.paid, o.penalty, o.greenReward]);
+      }
+      await tx.query("UPDATE mkt_sessions SET state = 'settled', settlement = $2 WHERE id = $1", [sessionId, JSON.stringify({ trades: outcomes.length, sellers: Object.fromEntries(delivered) })]);
+    });
+    return { session: sessionId, trades: outcomes.length, delivered: Object.fromEntries(delivered) };
+  }
+
+  // ------------------------------------------------------------ HMI data
+
+  async view(sessionId: number): Promise<unknown> {
+    const s = await this.session(sessionId);
+    const book = await this.book(sessionId);
+    const { rows: trades } = await this.db.query('SELECT idx, bid_id, offer_id, qty_wh, price, delivered_wh, paid, penalty, green_reward FROM mkt_trades WHERE session_id = $1 ORDER BY idx', [sessionId]);
+    const clearing = typeof s.clearing === 'string' ? JSON.parse(s.clearing) : s.clearing;
+    return {
+      id: Number(s.id),
+      slotStart: new Date(Number(s.slot_start) * 1000).toISOString(),
+      slotEnd: new Date(Number(s.slot_end) * 1000).toISOString(),
+      gateClosure: new Date(Number(s.gate_closure) * 1000).toISOString(),
+      state: s.state,
+      priceSignal: s.price_signal,
+      book: book.map((o) => ({ id: o.id, prosumer: o.owner, side: o.side, qtyWh: o.qtyWh, limitPrice: o.limit })),
+      curves: curves(book),
+      clearing,
+      trades: trades.map((t: Record<string, unknown>) => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v === null ? null : Number(v)]))),
+    };
+  }
+
+  async sessions(limit = 50): Promise<unknown[]> {
+    const { rows } = await this.db.query<SessionRow>('SELECT * FROM mkt_sessions ORDER BY id DESC LIMIT $1', [limit]);
+    return rows.map((s) => ({ id: Number(s.id), slotStart: new Date(Number(s.slot_start) * 1000).toISOString(), state: s.state, priceSignal: s.price_signal, clearing: typeof s.clearing === 'string' ? JSON.parse(s.clearing) : s.clearing }));
+  }
+
+  /** A prosumer's position: balance, orders, trades with deliveries and the token flows from the ledger. */
+  async position(id: string): Promise<unknown> {
+    const p = await this.prosumer(id);
+    const balance = await this.ledger.call<bigint>('EnergyToken', 'balanceOf', [p.wallet]);
+    const { rows: orders } = await this.db.query('SELECT id, session_id, side, qty_wh, limit_price, green, automatic, cancelled FROM mkt_orders WHERE prosumer = $1 ORDER BY id', [id]);
+    const { rows: trades } = await this.db.query(
+      `SELECT t.session_id, t.idx, t.qty_wh, t.price, t.delivered_wh, t.paid, t.penalty, t.green_reward, b.prosumer AS buyer, o.prosumer AS seller
+       FROM mkt_trades t JOIN mkt_orders b ON b.id = t.bid_id JOIN mkt_orders o ON o.id = t.offer_id
+       WHERE b.prosumer = $1 OR o.prosumer = $1 ORDER BY t.session_id, t.idx`,
+      [id],
+    );
+    const flows = [
+      ...(await this.ledger.events({ contract: 'EnergyToken', event: 'Transfer', where: { from: p.wallet } })),
+      ...(await this.ledger.events({ contract: 'EnergyToken', event: 'Transfer', where: { to: p.wallet } })),
+    ].sort((a, b) => a.id - b.id);
+    return {
+      id: p.id,
+      wallet: p.wallet,
+      meterId: p.meterId,
+      rules: p.rules,
+      balance: String(balance),
+      orders,
+      trades,
+      tokenFlows: flows.map((e) => ({ at: new Date(e.blockTime * 1000).toISOString(), from: e.args.from, to: e.args.to, value: e.args.value, txHash: e.txHash })),
+    };
+  }
+}
+
+function bad(field: string, message: string): GfError {
+  return new GfError(MarketErrors.GF_MARKET_BAD_REQUEST, message, { data: { field } });
+}
+
+export function checkRules(r: TradingRules, cap: number): void {
+  if (!Number.isSafeInteger(r.maxOrderWh) || r.maxOrderWh <= 0) throw bad('rules.maxOrderWh', 'maxOrderWh must be a whole number above zero');
+  for (const k of ['defaultBidPrice', 'defaultOfferPrice'] as const) {
+    if (!Number.isSafeInteger(r[k]) || r[k] < 0 || r[k] > cap) throw bad(`rules.${k}`, `${k} must be a whole number from 0 to the cap ${cap}`);
+  }
+  if (typeof r.autoBid !== 'boolean') throw bad('rules.autoBid', 'autoBid must be true or false');
+  if (typeof r.green !== 'boolean') throw bad('rules.green', 'green must be true or false');
+}

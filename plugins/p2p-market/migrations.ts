@@ -1,0 +1,55 @@
+import type { Migration } from '../../core/index.js';
+
+export const marketMigrations: Migration[] = [
+  {
+    version: 1,
+    name: 'prosumers, sessions, orders, trades',
+    up: `
+      CREATE TABLE mkt_prosumers (
+        id text PRIMARY KEY,
+        wallet text NOT NULL UNIQUE,
+        meter_id text NOT NULL,
+        custodial boolean NOT NULL,
+        rules jsonb NOT NULL,
+        registered_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE mkt_sessions (
+        id bigint PRIMARY KEY,
+        slot_start bigint NOT NULL,
+        slot_end bigint NOT NULL,
+        gate_closure bigint NOT NULL,
+        state text NOT NULL CHECK (state IN ('open', 'cleared', 'settled')),
+        price_signal integer,
+        algorithm text,
+        clearing jsonb,
+        settlement jsonb
+      );
+      CREATE TABLE mkt_orders (
+        id bigint PRIMARY KEY,
+        session_id bigint NOT NULL REFERENCES mkt_sessions(id),
+        prosumer text NOT NULL REFERENCES mkt_prosumers(id),
+        side text NOT NULL CHECK (side IN ('bid', 'offer')),
+        qty_wh bigint NOT NULL,
+        limit_price bigint NOT NULL,
+        green boolean NOT NULL,
+        automatic boolean NOT NULL,
+        cancelled boolean NOT NULL DEFAULT false,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX mkt_orders_session ON mkt_orders (session_id, id);
+      CREATE TABLE mkt_trades (
+        session_id bigint NOT NULL REFERENCES mkt_sessions(id),
+        idx integer NOT NULL,
+        bid_id bigint NOT NULL,
+        offer_id bigint NOT NULL,
+        qty_wh bigint NOT NULL,
+        price bigint NOT NULL,
+        delivered_wh bigint,
+        paid bigint,
+        penalty bigint,
+        green_reward bigint,
+        PRIMARY KEY (session_id, idx)
+      );
+    `,
+  },
+];

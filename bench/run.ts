@@ -18,7 +18,7 @@ import type { ReadingInput } from '../core/index.js';
 import { benchOpenadr3 } from './openadr3.js';
 import { benchLedger } from './ledger.js';
 import { benchAnalytics } from './analytics.js';
-import { benchMarket } from './market.js';
+import { benchMarket, benchMarketSession } from './market.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const METERS = 1000;
@@ -212,6 +212,7 @@ async function main() {
   rows.push(...(await benchLedger()));
   rows.push(...(await benchAnalytics(ROOT)));
   rows.push(...(await benchMarket()));
+  rows.push(...(await benchMarketSession()));
 
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const md = [
@@ -250,7 +251,7 @@ async function only(prefix: string, run: () => Promise<Row[]>) {
 }
 
 if (process.argv.includes('--only=market')) {
-  only('market:', benchMarket).catch((e) => {
+  only('market:', async () => [...(await benchMarket()), ...(await benchMarketSession())]).catch((e) => {
     console.error(e);
     process.exit(1);
   });

@@ -76,7 +76,7 @@ export const ledgerPlugin = definePlugin<LedgerConfig>({
         receiptTimeoutMs: { type: 'integer', minimum: 100, default: 60_000, description: 'How long to wait for a receipt.' },
         receiptPollMs: { type: 'integer', minimum: 10, default: 250, description: 'Receipt polling interval on a remote node.' },
         rpcTimeoutMs: { type: 'integer', minimum: 100, default: 30_000, description: 'Timeout of one JSON-RPC request to a remote node.' },
-        blockGasLimit: { type: 'integer', minimum: 1_000_000, default: 30_000_000, description: 'Embedded EVM block gas limit.' },
+        blockGasLimit: { type: 'integer', minimum: 1_000_000, default: 60_000_000, description: 'Embedded EVM block gas limit. At least twice maxGas: a block using more than half of it would raise the base fee above zero and stop free-gas transactions.' },
         token: {
           type: 'object',
           additionalProperties: false,
@@ -118,6 +118,11 @@ export const ledgerPlugin = definePlugin<LedgerConfig>({
   },
   async start(ctx) {
     const cfg = ctx.config;
+    if (!cfg.rpcUrl && cfg.maxGas * 2 > cfg.blockGasLimit) {
+      throw new GfError(LedgerErrors.GF_LEDGER_CONFIG, `plugins.ledger.config.maxGas (${cfg.maxGas}) must be at most half of blockGasLimit (${cfg.blockGasLimit}) on the embedded EVM, or the base fee rises above zero`, {
+        data: { key: 'plugins.ledger.config.maxGas' },
+      });
+    }
     const storage = ctx.resolve(StorageToken);
     await storage.migrate('ledger', ledgerMigrations);
     let operatorKey = cfg.operatorKey;

@@ -85,6 +85,18 @@ describe('ledger adapter on the embedded EVM', function () {
     assert.deepEqual(endNonces.map((n, i) => Number(n) - Number(startNonces[i])), [40, 30, 30, 30]);
   });
 
+  it('a transaction using most of maxGas does not raise the base fee: free transactions keep going', async () => {
+    const L = t.ledger;
+    // More than half of the old 30M block gas limit: with that limit the base fee would have risen to 1 wei.
+    const many = Array.from({ length: 400 }, () => addressOf(randomPrivateKey()));
+    const zero = `0x${'0'.repeat(40)}`;
+    const big = await L.send('ParticipantRegistry', 'registerBatch', [many, many.map(() => 1), many.map(() => bytes32('m')), many.map(() => zero)]);
+    assert.ok(big.gasUsed > 15_000_000n, `used ${big.gasUsed}`);
+    const block = (await L.rpc.request({ method: 'eth_getBlockByNumber', params: ['latest', false] })) as { baseFeePerGas: string };
+    assert.equal(BigInt(block.baseFeePerGas), 0n);
+    await L.send('EnergyToken', 'issue', [many[0], 1, bytes32('after')]);
+  });
+
   it('a revert is reported with the Solidity error before anything is sent', async () => {
     const L = t.ledger;
     const head = await L.rpc.request({ method: 'eth_blockNumber' });

@@ -49,7 +49,7 @@ export async function openTestLedger(dir = mkdtempSync(path.join(tmpdir(), 'gf-l
   let ledger: LedgerService;
   try {
     await storage.migrate('ledger', ledgerMigrations);
-    const chain = await EmbeddedChain.open(storage, { chainId: 1337, hardfork: 'cancun', blockGasLimit: 30_000_000 }, silentLog);
+    const chain = await EmbeddedChain.open(storage, { chainId: 1337, hardfork: 'cancun', blockGasLimit: 60_000_000 }, silentLog);
     ledger = await buildLedger(storage, chain);
   } catch (e) {
     await storage.close();

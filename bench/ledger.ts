@@ -121,8 +121,8 @@ export async function benchLedger(): Promise<Row[]> {
       offerIds.push(...o.events.filter((e) => e.event === 'OrderSubmitted').map((e) => Number(e.args.orderId)));
     }
     await L.advanceTime(700);
-    const trades = bidIds.map((bidId, i) => ({ bidId, offerId: offerIds[i]!, qtyWh: 2000 }));
     const price = tokens(0.2);
+    const trades = bidIds.map((bidId, i) => ({ bidId, offerId: offerIds[i]!, qtyWh: 2000, price }));
     const book = (await L.call<{ bookHash: string }>('MarketSession', 'session', [s2])).bookHash;
     const BATCH = 250;
     let gasClear = 0n;

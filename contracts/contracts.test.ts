@@ -390,13 +390,14 @@ describe('contracts on the embedded EVM', function () {
     it('addTrades: trades within limits and quantities, hashing to the posted result', async () => {
       const price = tokens(0.25);
       const trades = [
-        { bidId: Number(bid1), offerId: Number(off1), qtyWh: 3000 },
-        { bidId: Number(bid1), offerId: Number(off2), qtyWh: 1000 },
+        { bidId: Number(bid1), offerId: Number(off1), qtyWh: 3000, price },
+        { bidId: Number(bid1), offerId: Number(off2), qtyWh: 1000, price },
       ];
       await send('MarketSession', 'postClearing', [sid, price, book.at(-1), clearingResultHash(price, trades), trades.length]);
-      await reverts(send('MarketSession', 'addTrades', [sid, [{ bidId: Number(bid2), offerId: Number(off1), qtyWh: 1000 }]]), 'InvalidTrade', { reason: 'price' });
-      await reverts(send('MarketSession', 'addTrades', [sid, [{ bidId: Number(off1), offerId: Number(off1), qtyWh: 1000 }]]), 'InvalidTrade', { reason: 'bid' });
-      await reverts(send('MarketSession', 'addTrades', [sid, [{ bidId: Number(bid1), offerId: Number(off1), qtyWh: 5000 }]]), 'InvalidTrade', { reason: 'bid overfilled' });
+      await reverts(send('MarketSession', 'addTrades', [sid, [{ bidId: Number(bid2), offerId: Number(off1), qtyWh: 1000, price }]]), 'InvalidTrade', { reason: 'price' });
+      await reverts(send('MarketSession', 'addTrades', [sid, [{ ...trades[0]!, price: tokens(0.05) }]]), 'InvalidTrade', { reason: 'price' });
+      await reverts(send('MarketSession', 'addTrades', [sid, [{ bidId: Number(off1), offerId: Number(off1), qtyWh: 1000, price }]]), 'InvalidTrade', { reason: 'bid' });
+      await reverts(send('MarketSession', 'addTrades', [sid, [{ bidId: Number(bid1), offerId: Number(off1), qtyWh: 5000, price }]]), 'InvalidTrade', { reason: 'bid overfilled' });
       await reverts(send('MarketSession', 'addTrades', [sid, [...trades, trades[0]!]]), 'TooManyTrades');
       await reverts(send('MarketSession', 'addTrades', [sid, [trades[0]!, { ...trades[1]!, qtyWh: 999 }]]), 'ResultMismatch');
       await reverts(send('MarketSession', 'settle', [sid, []]), 'WrongState');
@@ -450,7 +451,7 @@ describe('contracts on the embedded EVM', function () {
       const o = orderId(await send('MarketSession', 'submitOffer', [s2, 1000, tokens(0.1), false], pro2));
       const session = await call<{ bookHash: string }>('MarketSession', 'session', [s2]);
       await L().advanceTime(650);
-      const trades = [{ bidId: Number(b), offerId: Number(o), qtyWh: 1000 }];
+      const trades = [{ bidId: Number(b), offerId: Number(o), qtyWh: 1000, price: tokens(0.4) }];
       await send('MarketSession', 'postClearing', [s2, tokens(0.4), session.bookHash, clearingResultHash(tokens(0.4), trades), 1]);
       await send('MarketSession', 'addTrades', [s2, trades]);
       await reverts(send('MarketSession', 'dispute', [s2, bytes32('mine')], outsider), 'NotRegistered');

@@ -36,11 +36,13 @@ export interface TradeEntry {
   bidId: number;
   offerId: number;
   qtyWh: bigint | number;
+  /** The trade's price (the uniform price for a uniform clearing). */
+  price: bigint | number;
 }
 
 /** The result hash `postClearing` commits to: keccak256(abi.encode(price, chained trades hash)). */
 export function clearingResultHash(price: bigint | number, trades: readonly TradeEntry[]): string {
   let h = ZERO_HASH;
-  for (const t of trades) h = keccak(encodeParameters(['bytes32', 'uint32', 'uint32', 'uint64'], [h, t.bidId, t.offerId, t.qtyWh]));
+  for (const t of trades) h = keccak(encodeParameters(['bytes32', 'uint32', 'uint32', 'uint64', 'uint120'], [h, t.bidId, t.offerId, t.qtyWh, t.price]));
   return keccak(encodeParameters(['uint128', 'bytes32'], [price, h]));
 }

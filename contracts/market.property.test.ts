@@ -116,7 +116,7 @@ describe('MarketSession property: supply conserved, balances as modelled', funct
       await L.advanceTime(650);
       const bids = orders.filter((o) => o.isBid && !o.cancelled).sort((a, b) => Number(b.limit - a.limit) || a.id - b.id);
       const offers = orders.filter((o) => !o.isBid && !o.cancelled).sort((a, b) => Number(a.limit - b.limit) || a.id - b.id);
-      const trades: TradeEntry[] = [];
+      const matches: { bidId: number; offerId: number; qtyWh: bigint; bidLimit: bigint }[] = [];
       const left = new Map(orders.map((o) => [o.id, o.qty]));
       let i = 0;
       let j = 0;
@@ -125,14 +125,17 @@ describe('MarketSession property: supply conserved, balances as modelled', funct
         const b = bids[i]!;
         const o = offers[j]!;
         const q = left.get(b.id)! < left.get(o.id)! ? left.get(b.id)! : left.get(o.id)!;
-        trades.push({ bidId: b.id, offerId: o.id, qtyWh: q });
+        matches.push({ bidId: b.id, offerId: o.id, qtyWh: q, bidLimit: b.limit });
         marginal = [b.limit, o.limit];
         left.set(b.id, left.get(b.id)! - q);
         left.set(o.id, left.get(o.id)! - q);
         if (left.get(b.id) === 0n) i++;
         if (left.get(o.id) === 0n) j++;
       }
-      const price = marginal ? (marginal[0] + marginal[1]) / 2n : 0n;
+      // Odd seeds: uniform price (the middle of the marginal pair); even seeds: pay-as-bid (each trade at its bid).
+      const payAsBid = seed % 2 === 0;
+      const price = payAsBid ? 0n : marginal ? (marginal[0] + marginal[1]) / 2n : 0n;
+      const trades: TradeEntry[] = matches.map((m) => ({ bidId: m.bidId, offerId: m.offerId, qtyWh: m.qtyWh, price: payAsBid ? m.bidLimit : price }));
       const session = await L.call<{ bookHash: string }>('MarketSession', 'session', [sid]);
       await L.send('MarketSession', 'postClearing', [sid, price, session.bookHash, clearingResultHash(price, trades), trades.length]);
       for (let k = 0; k < trades.length; k += 7) await L.send('MarketSession', 'addTrades', [sid, trades.slice(k, k + 7)]);
@@ -150,7 +153,7 @@ describe('MarketSession property: supply conserved, balances as modelled', funct
         const off = byId.get(tr.offerId)!;
         const q = BigInt(tr.qtyWh);
         const d = deliveries[k]!.deliveredWh < q ? deliveries[k]!.deliveredWh : q;
-        const paid = (d * price) / 1000n;
+        const paid = (d * BigInt(tr.price)) / 1000n;
         bid.locked -= paid;
         add(off.owner, paid);
         let pen = ((q - d) * PENALTY) / 1000n;

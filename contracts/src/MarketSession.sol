@@ -72,10 +72,12 @@ contract MarketSession is AccessControl {
         uint128 limitPrice;
     }
 
+    /// One storage slot: the price of each trade is its own, so discriminatory clearings (pay-as-bid) settle too.
     struct Trade {
         uint32 bidId;
         uint32 offerId;
         uint64 qtyWh;
+        uint120 price;
         bool settled;
     }
 
@@ -83,6 +85,7 @@ contract MarketSession is AccessControl {
         uint32 bidId;
         uint32 offerId;
         uint64 qtyWh;
+        uint120 price;
     }
 
     struct Delivery {
@@ -252,7 +255,8 @@ contract MarketSession is AccessControl {
     // ---------------------------------------------------------------- clearing
 
     /// The operator posts the clearing of exactly this order book; trades follow in batches (`addTrades`).
-    /// `resultHash` = keccak256(abi.encode(price, tradesHash)), tradesHash chained over (bidId, offerId, qtyWh).
+    /// `price` is the uniform price (0 for a discriminatory clearing, where each trade carries its own).
+    /// `resultHash` = keccak256(abi.encode(price, tradesHash)), tradesHash chained over (bidId, offerId, qtyWh, price).
     function postClearing(uint64 sessionId, uint128 price, bytes32 bookHash, bytes32 resultHash, uint32 tradeCount)
         external
         onlyRole(OPERATOR_ROLE)
@@ -279,7 +283,6 @@ contract MarketSession is AccessControl {
         if (inputs.length > MAX_BATCH) revert BatchTooLarge(inputs.length, MAX_BATCH);
         uint32 from = s.tradesPosted;
         if (from + inputs.length > s.tradeCount) revert TooManyTrades(uint32(from + inputs.length), s.tradeCount);
-        uint128 price = s.clearingPrice;
         bytes32 h = s.tradesHash;
         Trade[] storage trades = _trades[sessionId];
         for (uint256 i = 0; i < inputs.length; i++) {
@@ -294,13 +297,13 @@ contract MarketSession is AccessControl {
             }
             if (bid.owner == offer.owner) revert InvalidTrade(i, "self-trade");
             if (t.qtyWh == 0) revert InvalidTrade(i, "qty");
-            if (price > bid.limitPrice || price < offer.limitPrice) revert InvalidTrade(i, "price");
+            if (t.price > bid.limitPrice || t.price < offer.limitPrice || t.price > s.priceCap) revert InvalidTrade(i, "price");
             if (bid.filledWh + t.qtyWh > bid.qtyWh) revert InvalidTrade(i, "bid overfilled");
             if (offer.filledWh + t.qtyWh > offer.qtyWh) revert InvalidTrade(i, "offer overfilled");
             bid.filledWh += t.qtyWh;
             offer.filledWh += t.qtyWh;
-            trades.push(Trade(t.bidId, t.offerId, t.qtyWh, false));
-            h = keccak256(abi.encode(h, t.bidId, t.offerId, t.qtyWh));
+            trades.push(Trade(t.bidId, t.offerId, t.qtyWh, t.price, false));
+            h = keccak256(abi.encode(h, t.bidId, t.offerId, t.qtyWh, t.price));
         }
         s.tradesHash = h;
         s.tradesPosted = uint32(from + inputs.length);
@@ -434,7 +437,7 @@ contract MarketSession is AccessControl {
         uint64 d = metered < t.qtyWh ? metered : t.qtyWh;
         Order storage bid = _orders[t.bidId];
         Order storage offer = _orders[t.offerId];
-        uint128 paid = uint128(uint256(d) * s.clearingPrice / 1000);
+        uint128 paid = uint128(uint256(d) * t.price / 1000);
         bid.locked -= paid;
         credits[offer.owner] += paid;
         uint128 penalty = uint128(uint256(t.qtyWh - d) * s.shortfallPenaltyPerKwh / 1000);

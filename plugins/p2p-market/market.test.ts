@@ -160,12 +160,12 @@ describe('p2p-market end to end on the embedded EVM: register, fund, orders (som
 
   it('settles from metered delivery: sellers paid for what they delivered, shortfalls penalised, green rewarded, every balance checked', async () => {
     const v = (await api('GET', `/sessions/${sid}`)).body;
-    const storage = server.host.contextOf('p2p-market').resolve(StorageToken);
     const start = Date.parse(v.slotStart);
-    // s1 delivers in full what it sold, s2 only half.
+    // Metered delivery comes in through the readings import: s1 delivers all it sold (and more), s2 only half.
     const sold = (seller: string) => v.trades.filter((t: any) => v.book.find((o: any) => o.id === t.offer_id).prosumer === seller).reduce((a: number, t: any) => a + t.qty_wh, 0);
-    await storage.readings.writeSeries({ meterId: 'm-s1', quantity: 'energyExport', resolutionS: 900, unit: 'Wh' }, [start], [sold('s1') + 50], { onConflict: 'replace' });
-    await storage.readings.writeSeries({ meterId: 'm-s2', quantity: 'energyExport', resolutionS: 900, unit: 'Wh' }, [start], [Math.floor(sold('s2') / 2)], { onConflict: 'replace' });
+    const csv = `ts,meter,value\n${new Date(start).toISOString()},m-s1,${sold('s1') + 50}\n${new Date(start).toISOString()},m-s2,${Math.floor(sold('s2') / 2)}\n`;
+    const imported = await fetch(`${server.url}/api/readings?unit=Wh&quantity=energyExport&resolution=15m`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: csv });
+    assert.equal(imported.status, 201, await imported.text());
     assert.equal((await api('POST', `/sessions/${sid}/settle`)).body.code, 'GF_MARKET_WRONG_STATE', 'not during delivery');
     await L.advanceTime(Math.ceil((Date.parse(v.slotEnd) - (await L.chainTime()) * 1000) / 1000) + 1);
     const s = await api('POST', `/sessions/${sid}/settle`);

@@ -372,12 +372,11 @@ export class MarketService {
     if (s.state !== 'open') throw new GfError(MarketErrors.GF_MARKET_WRONG_STATE, `session ${sessionId} is already ${s.state}`, { data: { session: sessionId } });
     if ((await this.ledger.chainTime()) < Number(s.gate_closure)) throw new GfError(MarketErrors.GF_MARKET_WRONG_STATE, `the gate of session ${sessionId} is still open`, { data: { session: sessionId } });
     const algo = this.algorithm();
-    if (algo.id === 'pay-as-bid') throw new GfError(MarketErrors.GF_MARKET_BAD_REQUEST, 'pay-as-bid clearing cannot be settled on the MarketSession contract (one price per session)');
     const book = await this.book(sessionId);
     const result = algo.clear(book);
     const price = result.price ?? 0;
     const chainSession = await this.ledger.call<{ bookHash: string }>('MarketSession', 'session', [sessionId]);
-    const trades = result.trades.map((t) => ({ bidId: t.bidId, offerId: t.offerId, qtyWh: t.qtyWh }));
+    const trades = result.trades.map((t) => ({ bidId: t.bidId, offerId: t.offerId, qtyWh: t.qtyWh, price: t.price }));
     await this.ledger.send('MarketSession', 'postClearing', [sessionId, price, chainSession.bookHash, clearingResultHash(price, trades), trades.length]);
     for (let i = 0; i < trades.length; i += BATCH) await this.ledger.send('MarketSession', 'addTrades', [sessionId, trades.slice(i, i + BATCH)]);
     const summary = { algorithm: algo.id, price: result.price, volumeWh: result.volumeWh, trades: trades.length, reason: result.reason ?? null, interval: result.interval ?? null, bookHash: chainSession.bookHash };

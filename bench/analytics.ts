@@ -49,7 +49,7 @@ export async function benchAnalytics(root: string): Promise<Row[]> {
     const e = evaluateBaselines({ series: d.series, window: { startSlot: 32, endSlot: 38 }, methods: BUILTIN_METHODS.filter((m) => !m.id.startsWith('weather')), fromDay: 30 });
     for (const s of e.scores) {
       rows.push({
-        what: `analytics: baseline ${s.method}, 200 households, 44 placebo weekdays, 16:00-19:00: portfolio mean |error| / bias; per household median |error|`,
+        what: `analytics: baseline ${s.method}, 200 households, 44 placebo weekdays, 16:00-19:00: portfolio mean absolute error / bias; per household median absolute error`,
         result: `${fmt(100 * s.portfolio.meanAbsError, 1)} % / ${fmt(100 * s.portfolio.bias, 1)} %; ${fmt(100 * s.perProsumer.medianAbsError, 1)} %`,
         ...(s.method === '10-in-10' ? { target: 'notes: 4-6 % on 622 households' } : {}),
       });

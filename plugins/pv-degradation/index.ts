@@ -7,6 +7,7 @@ import { pvClearSkyModel } from './pv-model.js';
 export interface PvConfig {
   defaultSite?: Site;
   sites: Record<string, Site>;
+  groups: Record<string, string[]>;
   rules: HealthRules;
 }
 
@@ -42,6 +43,7 @@ export const pvDegradationPlugin = definePlugin<PvConfig>({
       properties: {
         defaultSite: { ...siteSchema, description: 'Where PV systems are unless `sites` says otherwise.' },
         sites: { type: 'object', default: {}, additionalProperties: siteSchema, description: 'Latitude and longitude per PV meter.' },
+        groups: { type: 'object', default: {}, additionalProperties: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 }, description: 'Named fleets of PV meters (request them with group=NAME).' },
         rules: {
           type: 'object',
           additionalProperties: false,
@@ -64,9 +66,14 @@ export const pvDegradationPlugin = definePlugin<PvConfig>({
     r.get('/', async (http) => {
       const q = http.query;
       for (const k of Object.keys(q)) {
-        if (!['meter', 'quantity', 'years'].includes(k)) throw new GfError(KernelErrors.GF_VALIDATION_FAILED, `unknown query parameter '${k}' (meter, quantity, years)`, { data: { parameter: k } });
+        if (!['meter', 'group', 'quantity', 'years'].includes(k)) throw new GfError(KernelErrors.GF_VALIDATION_FAILED, `unknown query parameter '${k}' (meter, group, quantity, years)`, { data: { parameter: k } });
       }
-      const meters = ([] as string[]).concat(q.meter ?? []);
+      let meters = ([] as string[]).concat(q.meter ?? []);
+      if (q.group !== undefined) {
+        const g = typeof q.group === 'string' ? ctx.config.groups[q.group] : undefined;
+        if (!g) throw new GfError(KernelErrors.GF_VALIDATION_FAILED, `no group '${String(q.group)}'`, { data: { parameter: 'group' } });
+        meters = [...new Set([...meters, ...g])];
+      }
       if (meters.length === 0 || meters.length > 500) throw new GfError(KernelErrors.GF_VALIDATION_FAILED, 'give 1 to 500 meter parameters', { data: { parameter: 'meter' } });
       const quantity = typeof q.quantity === 'string' ? q.quantity : 'energyExport';
       if (!isQuantity(quantity)) throw new GfError(KernelErrors.GF_VALIDATION_FAILED, `quantity '${quantity}' is unknown`, { data: { parameter: 'quantity' } });

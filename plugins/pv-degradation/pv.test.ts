@@ -86,7 +86,7 @@ describe('pv-degradation: /api/pv-health and the corrected forecast', function (
   let server: Awaited<ReturnType<typeof startServer>>;
   before(async () => {
     const config = loadConfigOrThrow({ env: {}, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
-    config.plugins['pv-degradation'] = { enabled: true, config: { sites: { roofA: MUNICH, roofB: MUNICH, roofC: MUNICH, roofD: MUNICH, young: MUNICH } } };
+    config.plugins['pv-degradation'] = { enabled: true, config: { sites: { roofA: MUNICH, roofB: MUNICH, roofC: MUNICH, roofD: MUNICH, young: MUNICH }, groups: { street: ['roofA', 'roofB', 'roofC', 'roofD'] } } };
     server = await startServer({ config, log: createLogger({ level: 'silent' }) });
     const storage = server.host.contextOf('pv-degradation').resolve(StorageToken);
     const end = Math.floor(Date.now() / DAY) * DAY;
@@ -106,7 +106,7 @@ describe('pv-degradation: /api/pv-health and the corrected forecast', function (
   };
 
   it('estimates each system, flags the fast-degrading and the weak one, and explains why', async () => {
-    const { status, body } = await get('/api/pv-health?meter=roofA&meter=roofB&meter=roofC&meter=roofD');
+    const { status, body } = await get('/api/pv-health?group=street');
     assert.equal(status, 200, JSON.stringify(body));
     const by = Object.fromEntries(body.systems.map((s: any) => [s.meterId, s]));
     assert.ok(Math.abs(by.roofA.ratePctPerYear + 0.8) <= 0.25, String(by.roofA.ratePctPerYear));
@@ -135,5 +135,6 @@ describe('pv-degradation: /api/pv-health and the corrected forecast', function (
     const young = await get('/api/pv-health?meter=young');
     assert.equal(young.body.code, 'GF_PV_NOT_ENOUGH_HISTORY');
     assert.equal((await get('/api/pv-health?meter=roofA&years=1')).status, 400);
+    assert.equal((await get('/api/pv-health?group=nope')).body.parameter, 'group');
   });
 });

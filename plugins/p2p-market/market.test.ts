@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfigOrThrow } from '../../core/config/config.js';
-import { createLogger, LedgerToken, StorageToken, type Address, type Ledger } from '../../core/index.js';
+import { createLogger, LedgerToken, SchedulerToken, StorageToken, type Address, type Ledger } from '../../core/index.js';
 import { startServer } from '../../core/server.js';
 import { ROOT } from '../../test/process.js';
 import { clearSkyMean } from '../forecasting/api.js';
@@ -200,5 +200,35 @@ describe('p2p-market end to end on the embedded EVM: register, fund, orders (som
     assert.ok(h.some((s: any) => s.id === sid && s.state === 'settled'));
     assert.equal((await api('GET', '/sessions/12')).status, 404);
     assert.equal((await api('GET', '/prosumers/nobody')).status, 404);
+  });
+
+  it('the market job opens, clears and settles sessions on its own as chain time passes', async () => {
+    const scheduler = server.host.contextOf('p2p-market').resolve(SchedulerToken);
+    const state = async (id: number) => (await api('GET', `/sessions/${id}`)).body.state as string;
+    const tick = async () => {
+      const before = (await scheduler.jobs('p2p-market.tick'))[0]?.lastFinishedAt?.getTime() ?? 0;
+      await scheduler.now('p2p-market.tick');
+      for (let i = 0; i < 300; i++) {
+        const j = (await scheduler.jobs('p2p-market.tick'))[0];
+        if (j?.lastFinishedAt && j.lastFinishedAt.getTime() > before) {
+          assert.equal(j.failCount, 0, j.failReason ?? '');
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error('the market job did not run');
+    };
+    await tick();
+    const open = (await api('GET', '/sessions')).body.filter((x: any) => x.state === 'open').map((x: any) => x.id as number).sort((a: number, b: number) => a - b);
+    assert.ok(open.length >= 1);
+    const next = open[0];
+    // Past its gate: the job clears it (nothing or something, either way on chain).
+    await L.advanceTime(next - 5 * 60 - (await L.chainTime()) + 1);
+    await tick();
+    assert.equal(await state(next), 'cleared');
+    // Past its end and the settle delay: the job settles it.
+    await L.advanceTime(next + 15 * 60 + 30 * 60 - (await L.chainTime()) + 1);
+    await tick();
+    assert.equal(await state(next), 'settled');
   });
 });

@@ -9,6 +9,7 @@ import { BaselineErrors } from '../plugins/baseline/errors.js';
 import { PvErrors } from '../plugins/pv-degradation/errors.js';
 import { WeatherErrors } from '../plugins/weather/errors.js';
 import { MarketErrors } from '../plugins/p2p-market/errors.js';
+import { DeviceErrors } from '../adapters/devices/errors.js';
 import { VenErrors } from '../core/openadr3/ven.js';
 import '../adapters/storage/index.js';
 import '../adapters/scheduler/index.js';
@@ -30,6 +31,7 @@ describe('docs stay true', () => {
     ['plugins/pv-degradation/README.md', PvErrors],
     ['plugins/weather/README.md', WeatherErrors],
     ['plugins/p2p-market/README.md', MarketErrors],
+    ['docs/devices.md', DeviceErrors],
   ];
   for (const [doc, codes] of tables) {
     it(`${doc} lists each of its error codes with its HTTP status, and no stale ones`, () => {

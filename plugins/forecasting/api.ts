@@ -13,7 +13,7 @@ export { DAY_MS, toMatrix, resample, row, at, sumMatrices, weekday, dayMean, emp
 export { metrics, median, quantile, type Metrics } from './metrics.js';
 export { HistForest, mulberry32, type ForestOptions } from './forest.js';
 export { loadWideCsv, type WideData } from './load.js';
-export { cosZenith, clearSkyGhi, clearSkyMean, darkness, type Site } from './solar.js';
+export { cosZenith, clearSkyGhi, clearSkyMean, darkness, type Site } from '../../core/domain/solar.js';
 export type { ForecastRequest, ForecastResult, ForecastSeries } from './service.js';
 
 /** Forecasts from stored readings, for other plugins (the market's automatic bidding and price signal). */

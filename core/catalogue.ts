@@ -22,6 +22,7 @@ export const CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
   storage: { module: '../adapters/storage/index.js', kernel: true, enabledByDefault: true },
   scheduler: { module: '../adapters/scheduler/index.js', kernel: true, enabledByDefault: true },
   ledger: { module: '../adapters/ledger/index.js', kernel: false, enabledByDefault: true },
+  devices: { module: '../adapters/devices/index.js', kernel: false, enabledByDefault: true },
   openadr3: { module: '../plugins/openadr3/index.js', kernel: false, enabledByDefault: true },
   'meter-data': { module: '../plugins/meter-data/index.js', kernel: false, enabledByDefault: true },
   weather: { module: '../plugins/weather/index.js', kernel: false, enabledByDefault: true },

@@ -11,5 +11,7 @@ export * from './ports/scheduler.js';
 export * from './domain/quantities.js';
 export * from './datadir-lock.js';
 export { PROBLEM_CONTENT_TYPE, problemType, toProblem, type ProblemDetails } from './http/problem.js';
+export { MetricsRegistryToken } from './http/metrics.js';
+export * from './ports/devices.js';
 export { default as Router } from '@koa/router';
 export * from './ports/ledger.js';

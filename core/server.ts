@@ -4,11 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { resolvePlugins } from './catalogue.js';
 import type { GridflexConfig } from './config/config.js';
-import { createRootContainer } from './di.js';
+import { createRootContainer, registerValue } from './di.js';
 import { GfError, KernelErrors } from './errors.js';
 import { readDataDirLock } from './datadir-lock.js';
 import { createHttpApp, type HttpApp } from './http/app.js';
-import { Metrics } from './http/metrics.js';
+import { Metrics, MetricsRegistryToken } from './http/metrics.js';
 import { createLogger, type Logger } from './log.js';
 import type { PluginDefinition } from './plugin/define.js';
 import { PluginHost } from './plugin/host.js';
@@ -69,10 +69,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
   }
   const metrics = new Metrics();
+  const root = createRootContainer();
+  registerValue(root, MetricsRegistryToken, metrics.registry);
   const host = new PluginHost({
     plugins: resolved.plugins,
     configs: resolved.configs,
-    root: createRootContainer(),
+    root,
     log,
     kernel: {
       dataDir: config.dataDir,

@@ -1,4 +1,8 @@
 import client from 'prom-client';
+import { createToken, type Token } from '../di.js';
+
+/** The server's Prometheus registry: plugins add their own metrics to it (absent in CLI commands). */
+export const MetricsRegistryToken: Token<client.Registry> = createToken<client.Registry>('kernel.metrics');
 
 /** Prometheus metrics for one server: its own registry, so tests can run several. */
 export class Metrics {

@@ -20,6 +20,23 @@ function time(v: string | undefined, name: string): number {
   return t;
 }
 
+/** Instantaneous samples: unchanged at resolution 0, else the mean of the samples in each interval. */
+function sampleBuckets(ts: ArrayLike<number>, values: ArrayLike<number>, resolutionS: number): { ts: number[]; values: number[]; interpolated: boolean } {
+  if (resolutionS === 0) return { ts: Array.from(ts), values: Array.from(values), interpolated: false };
+  const step = resolutionS * 1000;
+  const out = { ts: [] as number[], values: [] as number[], interpolated: false };
+  let i = 0;
+  while (i < ts.length) {
+    const b = Math.floor(ts[i]! / step) * step;
+    let sum = 0;
+    let n = 0;
+    for (; i < ts.length && ts[i]! < b + step; i++, n++) sum += values[i]!;
+    out.ts.push(b);
+    out.values.push(sum / n);
+  }
+  return out;
+}
+
 /** `/api/readings`: import (CSV or JSON body) and read back at any of the standard resolutions. */
 export function readingsRouter(storage: () => Storage, tokens: readonly string[]): Router {
   const r = new Router();
@@ -81,7 +98,12 @@ export function readingsRouter(storage: () => Storage, tokens: readonly string[]
     const series = [...byMeter.values()].map((s) => {
       const target = res ?? s.resolutionS;
       const energy = quantity.startsWith('energy');
-      const rs = target % s.resolutionS === 0 || s.resolutionS % target === 0 ? resampleSeries(s.ts, s.values, s.resolutionS, target, energy ? 'sum' : 'mean') : undefined;
+      const rs =
+        s.resolutionS === 0
+          ? sampleBuckets(s.ts, s.values, target) // instantaneous samples (devices): as they are, or averaged per interval
+          : target % s.resolutionS === 0 || s.resolutionS % target === 0
+            ? resampleSeries(s.ts, s.values, s.resolutionS, target, energy ? 'sum' : 'mean')
+            : undefined;
       if (!rs) throw new GfError(KernelErrors.GF_VALIDATION_FAILED, `meter ${s.meterId} is stored at ${s.resolutionS}s, which does not convert to ${target}s`, { data: { parameter: 'resolution' } });
       points += rs.ts.length;
       return { meterId: s.meterId, quantity, unit: s.unit, resolutionS: target, interpolated: rs.interpolated, ts: rs.ts.map((t) => new Date(t).toISOString()), values: rs.values };

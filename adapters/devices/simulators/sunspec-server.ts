@@ -1,3 +1,4 @@
+import net from 'node:net';
 import ModbusRTU from 'modbus-serial';
 import { clearSkyGhi, type Site } from '../../../core/domain/solar.js';
 import { END_MODEL, MODELS, offsets, SUNS_MARKER } from '../../../standards/sunspec/models.js';
@@ -28,6 +29,8 @@ export interface SimOptions {
   loadW?: () => number;
   pvW?: () => number;
   serial?: string;
+  /** A faulty inverter that ignores its output limit (for tests of set-point verification). */
+  ignoreLimits?: boolean;
 }
 
 const BASE = 40000;
@@ -120,7 +123,7 @@ export class SunSpecSimulator {
   pvPowerW(): number {
     const rated = this.o.ratedW ?? 5000;
     const ghi = this.o.irradiance ?? clearSkyGhi(this.o.site ?? { latitude: 48.1, longitude: 11.6 }, Date.now());
-    const limit = this.#get(123, 'WMaxLim_Ena') === 1 ? Math.min(100, this.#get(123, 'WMaxLimPct')) / 100 : 1;
+    const limit = this.#get(123, 'WMaxLim_Ena') === 1 && !this.o.ignoreLimits ? Math.min(100, this.#get(123, 'WMaxLimPct')) / 100 : 1;
     return Math.round(Math.min(rated * (ghi / 1000), rated * limit));
   }
 
@@ -155,7 +158,20 @@ export class SunSpecSimulator {
     }
   }
 
+  /** modbus-serial reads port 0 as "default" (502): ask the OS for a free one first. */
+  static freePort(host = '127.0.0.1'): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const s = net.createServer();
+      s.once('error', reject);
+      s.listen(0, host, () => {
+        const port = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(port));
+      });
+    });
+  }
+
   async start(): Promise<this> {
+    const port = this.o.port || (await SunSpecSimulator.freePort(this.o.host));
     const vector = {
       getHoldingRegister: (addr: number) => {
         const i = addr - BASE;
@@ -173,12 +189,12 @@ export class SunSpecSimulator {
       },
     };
     await new Promise<void>((resolve, reject) => {
-      this.#server = new (ModbusRTU as any).ServerTCP(vector, { host: this.o.host ?? '127.0.0.1', port: this.o.port ?? 0, unitID: this.o.unitId ?? 1 });
+      this.#server = new (ModbusRTU as any).ServerTCP(vector, { host: this.o.host ?? '127.0.0.1', port, unitID: this.o.unitId ?? 1 });
       this.#server.on('initialized', () => resolve());
       this.#server.on('serverError', reject);
       setTimeout(resolve, 300);
     });
-    this.port = this.#server._server?.address()?.port ?? this.o.port ?? 0;
+    this.port = port;
     this.#timer = setInterval(() => this.#step(), 1000);
     this.#timer.unref();
     return this;

@@ -1,0 +1,107 @@
+import client from 'prom-client';
+import { createToken, definePlugin, GfError, MetricsRegistryToken, Router, StorageToken } from '../../core/index.js';
+import { DeviceErrors } from './errors.js';
+import { DeviceManager, type DeviceDecl, type DeviceState, type RegisterSpec } from './manager.js';
+
+export interface DevicesConfig {
+  devices: Partial<DeviceDecl>[];
+}
+
+const Holder = createToken<{ manager: DeviceManager }>('devices.manager');
+
+/** Fills the defaults of a declaration from config or the API (checked afterwards by the manager). */
+export function normalise(raw: unknown): DeviceDecl {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new GfError(DeviceErrors.GF_DEVICE_BAD_MAP, 'body: a device declaration object', { data: { field: 'body' } });
+  const r = raw as Partial<DeviceDecl> & { endpoint?: Partial<DeviceDecl['endpoint']> };
+  const known = ['id', 'nature', 'bridge', 'endpoint', 'pollSeconds', 'ratedW', 'responseTimeS', 'sunspec', 'map'];
+  for (const k of Object.keys(r)) if (!known.includes(k)) throw new GfError(DeviceErrors.GF_DEVICE_BAD_MAP, `${k}: unknown field (${known.join(', ')})`, { data: { field: k } });
+  return {
+    id: String(r.id ?? ''),
+    nature: r.nature as DeviceDecl['nature'],
+    bridge: r.bridge ?? 'modbus',
+    endpoint: { host: r.endpoint?.host ?? '127.0.0.1', port: r.endpoint?.port as number, unitId: r.endpoint?.unitId ?? 1, timeoutMs: r.endpoint?.timeoutMs ?? 2000, retries: r.endpoint?.retries ?? 2 },
+    pollSeconds: r.pollSeconds ?? 10,
+    ratedW: r.ratedW as number,
+    ...(r.responseTimeS !== undefined ? { responseTimeS: r.responseTimeS } : {}),
+    sunspec: r.sunspec ?? false,
+    ...(r.map ? { map: { readings: fillRegs(r.map.readings), setpoints: fillRegs(r.map.setpoints) } } : {}),
+  };
+}
+
+function fillRegs(m: Record<string, Partial<RegisterSpec>> | undefined): Record<string, RegisterSpec> {
+  return Object.fromEntries(Object.entries(m ?? {}).map(([k, v]) => [k, { kind: 'holding', wordOrder: 'big', scale: 1, ...v } as RegisterSpec]));
+}
+
+/**
+ * Field devices over Modbus/SunSpec: declared in config (`devices`) or through `POST /api/devices`, polled into
+ * the time-series store, set points written, read back and verified. See docs/devices.md.
+ */
+export const devicesPlugin = definePlugin<DevicesConfig>({
+  manifest: {
+    id: 'devices',
+    version: '0.1.0',
+    requires: ['storage'],
+    description: 'field devices over Modbus TCP and SunSpec: registry, polling, set points with verification',
+    config: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { devices: { type: 'array', default: [], items: { type: 'object' }, description: 'Device declarations (see docs/devices.md).' } },
+    },
+  },
+  register(ctx) {
+    let gauges: { connected: client.Gauge<'device'>; failures: client.Gauge<'device'>; following: client.Gauge<'device'> } | undefined;
+    try {
+      const registry = ctx.resolve(MetricsRegistryToken);
+      gauges = {
+        connected: new client.Gauge({ name: 'gridflex_device_connected', help: 'Device connection up (1) or down (0)', labelNames: ['device'], registers: [registry] }),
+        failures: new client.Gauge({ name: 'gridflex_device_request_failures', help: 'Failed device requests since start', labelNames: ['device'], registers: [registry] }),
+        following: new client.Gauge({ name: 'gridflex_device_following', help: 'Last set point followed (1), not (0), none yet (-1)', labelNames: ['device'], registers: [registry] }),
+      };
+    } catch {
+      /* no metrics outside the server */
+    }
+    const onState = (s: DeviceState) => {
+      gauges?.connected.set({ device: s.id }, s.connection === 'connected' ? 1 : 0);
+      gauges?.failures.set({ device: s.id }, s.failures);
+      gauges?.following.set({ device: s.id }, s.following === null ? -1 : s.following ? 1 : 0);
+    };
+    const manager = new DeviceManager(() => ctx.resolve(StorageToken).readings, ctx.log, onState);
+    ctx.provide(Holder, () => ({ manager }));
+    const r = new Router();
+    r.get('/', (http) => {
+      http.body = manager.states();
+    });
+    r.post('/', (http) => {
+      http.status = 201;
+      http.body = manager.add(normalise(http.request.body));
+    });
+    r.get('/:id', (http) => {
+      manager.get(http.params.id!);
+      http.body = manager.states().find((s) => s.id === http.params.id);
+    });
+    r.post('/:id/poll', async (http) => {
+      http.body = await manager.poll(http.params.id!);
+    });
+    r.post('/:id/setpoints', async (http) => {
+      const b = (http.request.body ?? {}) as { name?: unknown; value?: unknown };
+      if (typeof b.name !== 'string') throw new GfError(DeviceErrors.GF_DEVICE_BAD_MAP, 'name: the set point name', { data: { field: 'name' } });
+      http.body = await manager.setpoint(http.params.id!, b.name, b.value as number);
+    });
+    ctx.mount('/api/devices', r);
+  },
+  async start(ctx) {
+    const { manager } = ctx.resolve(Holder);
+    ctx.config.devices.forEach((d, i) => {
+      try {
+        manager.add(normalise(d));
+      } catch (e) {
+        throw new GfError(DeviceErrors.GF_DEVICE_BAD_MAP, `plugins.devices.config.devices[${i}].${(e as Error).message}`, { data: { index: i } });
+      }
+    });
+  },
+  async stop(ctx) {
+    ctx.resolve(Holder).manager.stop();
+  },
+});
+
+export default devicesPlugin;

@@ -91,6 +91,15 @@ describe('devices plugin: registry, polling into the time-series store, set poin
     assert.match(metrics, /gridflex_device_following\{device="old-pv"\} 0/);
   });
 
+  it('turns an event signal into set points on the devices it concerns, each verified', async () => {
+    const r = await api('POST', '/api/devices/signals', { type: 'EXPORT_CAPACITY_LIMIT', value: 1000, devices: ['roof', 'home-battery', 'grid'] });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(r.body.map((x: any) => [x.device, x.setpoint ?? null, x.value ?? null]), [['grid', null, null], ['home-battery', 'powerW', 3000], ['roof', 'curtailmentPct', 20]]);
+    assert.equal(r.body.find((x: any) => x.device === 'roof').following, true);
+    assert.equal((await api('POST', '/api/devices/roof/poll')).body.activePower, -1000, 'export held to the 1 kW limit');
+    assert.equal((await api('POST', '/api/devices/signals', { type: 'FREQUENCY', value: 1 })).body.field, 'type');
+  });
+
   it('reports an unreachable device in its state and metrics', async () => {
     assert.equal((await api('POST', '/api/devices', { id: 'gone', nature: 'ElectricityMeter', ratedW: 1, pollSeconds: 60, sunspec: true, endpoint: { port: 9, retries: 0, timeoutMs: 500 } })).status, 201);
     const r = await api('POST', '/api/devices/gone/poll');

@@ -75,6 +75,15 @@ export const devicesPlugin = definePlugin<DevicesConfig>({
       http.status = 201;
       http.body = manager.add(normalise(http.request.body));
     });
+    /** An event signal applied to the devices (the control loop's last step; the VEN calls the same). */
+    r.post('/signals', async (http) => {
+      const b = (http.request.body ?? {}) as { type?: unknown; value?: unknown; devices?: unknown };
+      const types = ['IMPORT_CAPACITY_LIMIT', 'EXPORT_CAPACITY_LIMIT', 'SIMPLE', 'PRICE'];
+      if (typeof b.type !== 'string' || !types.includes(b.type)) throw new GfError(DeviceErrors.GF_DEVICE_BAD_MAP, `type: one of ${types.join(', ')}`, { data: { field: 'type' } });
+      if (typeof b.value !== 'number' || !Number.isFinite(b.value)) throw new GfError(DeviceErrors.GF_DEVICE_BAD_MAP, 'value: a number (W for capacity limits)', { data: { field: 'value' } });
+      if (b.devices !== undefined && !(Array.isArray(b.devices) && b.devices.every((x) => typeof x === 'string'))) throw new GfError(DeviceErrors.GF_DEVICE_BAD_MAP, 'devices: a list of device ids', { data: { field: 'devices' } });
+      http.body = await manager.applySignal(b.type as never, b.value, b.devices as string[] | undefined);
+    });
     r.get('/:id', (http) => {
       manager.get(http.params.id!);
       http.body = manager.states().find((s) => s.id === http.params.id);

@@ -3,6 +3,7 @@ import { decodeRegisters, encodeRegisters, REGISTER_SIZE, type RegisterType, typ
 import { DeviceErrors } from './errors.js';
 import { ModbusConnection } from './modbus-client.js';
 import { SunSpecDevice } from './sunspec.js';
+import { setpointFor, type PriceBands, type SignalType } from './signals.js';
 
 /** A register in a device map. */
 export interface RegisterSpec {
@@ -257,6 +258,31 @@ export class DeviceManager {
     if (!sp.following) this.log.warn({ device: id, setpoint: name, value, readings: now }, 'device did not follow its set point');
     this.#refresh(d);
     return sp;
+  }
+
+  /**
+   * The control loop's last step: an event signal becomes a set point on every device (or the given ones) whose
+   * nature has something to do with it; each is written, read back and verified.
+   */
+  async applySignal(signal: SignalType, value: number, ids?: readonly string[], bands?: PriceBands): Promise<{ device: string; setpoint?: string; value?: number; following?: boolean | null; error?: string }[]> {
+    const out: { device: string; setpoint?: string; value?: number; following?: boolean | null; error?: string }[] = [];
+    const targets = ids ? ids.map((id) => this.get(id)) : [...this.#devices.values()];
+    await Promise.all(
+      targets.map(async (d) => {
+        const sp = setpointFor(signal, value, { nature: d.decl.nature, ratedW: d.decl.ratedW }, bands);
+        if (!sp) {
+          out.push({ device: d.decl.id });
+          return;
+        }
+        try {
+          const r = await this.setpoint(d.decl.id, sp.name, sp.value);
+          out.push({ device: d.decl.id, setpoint: sp.name, value: sp.value, following: r?.following ?? null });
+        } catch (e) {
+          out.push({ device: d.decl.id, setpoint: sp.name, value: sp.value, error: (e as Error).message });
+        }
+      }),
+    );
+    return out.sort((a, b) => a.device.localeCompare(b.device));
   }
 
   stop(): void {

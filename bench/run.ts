@@ -19,6 +19,7 @@ import { benchOpenadr3 } from './openadr3.js';
 import { benchLedger } from './ledger.js';
 import { benchAnalytics } from './analytics.js';
 import { benchMarket, benchMarketSession } from './market.js';
+import { benchDevices } from './devices.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const METERS = 1000;
@@ -213,6 +214,7 @@ async function main() {
   rows.push(...(await benchAnalytics(ROOT)));
   rows.push(...(await benchMarket()));
   rows.push(...(await benchMarketSession()));
+  rows.push(...(await benchDevices()));
 
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const md = [
@@ -250,7 +252,12 @@ async function only(prefix: string, run: () => Promise<Row[]>) {
   process.stdout.write(lines.join('\n') + '\n');
 }
 
-if (process.argv.includes('--only=market')) {
+if (process.argv.includes('--only=devices')) {
+  only('devices:', benchDevices).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+} else if (process.argv.includes('--only=market')) {
   only('market:', async () => [...(await benchMarket()), ...(await benchMarketSession())]).catch((e) => {
     console.error(e);
     process.exit(1);

@@ -1,6 +1,8 @@
+import path from 'node:path';
 import client from 'prom-client';
 import { createToken, definePlugin, GfError, MetricsRegistryToken, Router, StorageToken } from '../../core/index.js';
 import { DeviceErrors } from './errors.js';
+import { simulateCommand } from './simulate.js';
 import { DeviceManager, type DeviceDecl, type DeviceState, type RegisterSpec } from './manager.js';
 
 export interface DevicesConfig {
@@ -13,19 +15,25 @@ const Holder = createToken<{ manager: DeviceManager }>('devices.manager');
 export function normalise(raw: unknown): DeviceDecl {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new GfError(DeviceErrors.GF_DEVICE_BAD_MAP, 'body: a device declaration object', { data: { field: 'body' } });
   const r = raw as Partial<DeviceDecl> & { endpoint?: Partial<DeviceDecl['endpoint']> };
-  const known = ['id', 'nature', 'bridge', 'endpoint', 'pollSeconds', 'ratedW', 'responseTimeS', 'sunspec', 'map'];
+  const known = ['id', 'nature', 'bridge', 'endpoint', 'opcua', 'nodes', 'pollSeconds', 'ratedW', 'responseTimeS', 'sunspec', 'map'];
   for (const k of Object.keys(r)) if (!known.includes(k)) throw new GfError(DeviceErrors.GF_DEVICE_BAD_MAP, `${k}: unknown field (${known.join(', ')})`, { data: { field: k } });
   return {
     id: String(r.id ?? ''),
     nature: r.nature as DeviceDecl['nature'],
-    bridge: r.bridge ?? 'modbus',
+    bridge: r.bridge ?? (r.opcua ? 'opcua' : 'modbus'),
     endpoint: { host: r.endpoint?.host ?? '127.0.0.1', port: r.endpoint?.port as number, unitId: r.endpoint?.unitId ?? 1, timeoutMs: r.endpoint?.timeoutMs ?? 2000, retries: r.endpoint?.retries ?? 2 },
     pollSeconds: r.pollSeconds ?? 10,
     ratedW: r.ratedW as number,
     ...(r.responseTimeS !== undefined ? { responseTimeS: r.responseTimeS } : {}),
     sunspec: r.sunspec ?? false,
+    ...(r.opcua ? { opcua: Object.assign({ securityMode: 'None', securityPolicy: 'None', timeoutMs: 5000 }, r.opcua) as DeviceDecl['opcua'] } : {}),
+    ...(r.nodes ? { nodes: { readings: fillNodes(r.nodes.readings), setpoints: fillNodes(r.nodes.setpoints) } } : {}),
     ...(r.map ? { map: { readings: fillRegs(r.map.readings), setpoints: fillRegs(r.map.setpoints) } } : {}),
   };
+}
+
+function fillNodes(m: Record<string, Partial<{ nodeId: string; scale: number }>> | undefined): Record<string, { nodeId: string; scale: number }> {
+  return Object.fromEntries(Object.entries(m ?? {}).map(([k, v]) => [k, { scale: 1, ...v } as { nodeId: string; scale: number }]));
 }
 
 function fillRegs(m: Record<string, Partial<RegisterSpec>> | undefined): Record<string, RegisterSpec> {
@@ -48,6 +56,7 @@ export const devicesPlugin = definePlugin<DevicesConfig>({
       properties: { devices: { type: 'array', default: [], items: { type: 'object' }, description: 'Device declarations (see docs/devices.md).' } },
     },
   },
+  commands: { simulate: simulateCommand },
   register(ctx) {
     let gauges: { connected: client.Gauge<'device'>; failures: client.Gauge<'device'>; following: client.Gauge<'device'> } | undefined;
     try {
@@ -65,7 +74,7 @@ export const devicesPlugin = definePlugin<DevicesConfig>({
       gauges?.failures.set({ device: s.id }, s.failures);
       gauges?.following.set({ device: s.id }, s.following === null ? -1 : s.following ? 1 : 0);
     };
-    const manager = new DeviceManager(() => ctx.resolve(StorageToken).readings, ctx.log, onState);
+    const manager = new DeviceManager(() => ctx.resolve(StorageToken).readings, ctx.log, onState, path.join(ctx.kernel.dataDir || '.', 'pki'));
     ctx.provide(Holder, () => ({ manager }));
     const r = new Router();
     r.get('/', (http) => {

@@ -2,6 +2,7 @@ import { GfError, NATURES, type Logger, type NatureKind, type ReadingInput, type
 import { decodeRegisters, encodeRegisters, REGISTER_SIZE, type RegisterType, type WordOrder } from '../../standards/modbus/registers.js';
 import { DeviceErrors } from './errors.js';
 import { ModbusConnection } from './modbus-client.js';
+import { OpcuaConnection, type OpcuaEndpoint } from './opcua-client.js';
 import { SunSpecDevice } from './sunspec.js';
 import { setpointFor, type PriceBands, type SignalType } from './signals.js';
 
@@ -15,11 +16,20 @@ export interface RegisterSpec {
   scale: number;
 }
 
+/** A node in an OPC UA device map: value = node value × scale (scale −1 turns "produced" into grid sign). */
+export interface NodeSpec {
+  nodeId: string;
+  scale: number;
+}
+
 export interface DeviceDecl {
   id: string;
   nature: NatureKind;
-  bridge: 'modbus';
+  bridge: 'modbus' | 'opcua';
   endpoint: { host: string; port: number; unitId: number; timeoutMs: number; retries: number };
+  opcua?: OpcuaEndpoint;
+  /** OPC UA: node ids per reading and set point (readings are also monitored for changes). */
+  nodes?: { readings: Record<string, NodeSpec>; setpoints: Record<string, NodeSpec> };
   pollSeconds: number;
   /** Rated power (W): PV curtailment and battery limits are relative to it. */
   ratedW: number;
@@ -53,11 +63,27 @@ export function checkDecl(d: DeviceDecl): void {
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(d.id ?? '')) throw bad('id', 'letters, digits, _ and - (1 to 64)');
   const nature = NATURES[d.nature];
   if (!nature) throw bad('nature', `one of ${Object.keys(NATURES).join(', ')}`);
-  if (d.bridge !== 'modbus') throw bad('bridge', "only 'modbus' so far");
-  if (!(Number.isInteger(d.endpoint?.port) && d.endpoint.port > 0 && d.endpoint.port < 65536)) throw bad('endpoint.port', 'a TCP port');
-  if (!(Number.isInteger(d.endpoint.unitId) && d.endpoint.unitId >= 0 && d.endpoint.unitId <= 255)) throw bad('endpoint.unitId', '0 to 255');
+  if (d.bridge !== 'modbus' && d.bridge !== 'opcua') throw bad('bridge', 'modbus or opcua');
   if (!(d.pollSeconds > 0)) throw bad('pollSeconds', 'above zero');
   if (!(d.ratedW > 0)) throw bad('ratedW', 'above zero');
+  if (d.bridge === 'opcua') {
+    if (!/^opc\.tcp:\/\/[^/]+/.test(d.opcua?.endpointUrl ?? '')) throw bad('opcua.endpointUrl', 'opc.tcp://host:port');
+    if (!['None', 'Sign', 'SignAndEncrypt'].includes(d.opcua!.securityMode)) throw bad('opcua.securityMode', 'None, Sign or SignAndEncrypt');
+    if (!['None', 'Basic256Sha256', 'Aes128_Sha256_RsaOaep', 'Aes256_Sha256_RsaPss'].includes(d.opcua!.securityPolicy)) throw bad('opcua.securityPolicy', 'None, Basic256Sha256, Aes128_Sha256_RsaOaep or Aes256_Sha256_RsaPss');
+    if ((d.opcua!.securityMode === 'None') !== (d.opcua!.securityPolicy === 'None')) throw bad('opcua.securityPolicy', 'None exactly when securityMode is None');
+    if (!d.nodes) throw bad('nodes', 'node ids per reading and set point');
+    for (const [group, allowed] of [['readings', nature.readings.map((r) => r.name)], ['setpoints', nature.setpoints.map((x) => x.name)]] as const) {
+      for (const [name, n] of Object.entries(d.nodes[group] ?? {})) {
+        const f = `nodes.${group}.${name}`;
+        if (!allowed.includes(name)) throw bad(f, `${d.nature} has no ${group.slice(0, -1)} '${name}' (${allowed.join(', ') || 'none'})`);
+        if (!/^(ns=\d+;)?[isgb]=.+$/.test(n.nodeId ?? '')) throw bad(`${f}.nodeId`, "an OPC UA node id such as ns=1;s=pv.ActivePower");
+        if (!(typeof n.scale === 'number' && n.scale !== 0 && Number.isFinite(n.scale))) throw bad(`${f}.scale`, 'a non-zero number');
+      }
+    }
+    return;
+  }
+  if (!(Number.isInteger(d.endpoint?.port) && d.endpoint.port > 0 && d.endpoint.port < 65536)) throw bad('endpoint.port', 'a TCP port');
+  if (!(Number.isInteger(d.endpoint.unitId) && d.endpoint.unitId >= 0 && d.endpoint.unitId <= 255)) throw bad('endpoint.unitId', '0 to 255');
   if (d.sunspec) {
     if (!['PvInverter', 'Battery', 'ElectricityMeter'].includes(d.nature)) throw bad('sunspec', `SunSpec is read for PvInverter, Battery and ElectricityMeter, not ${d.nature}`);
     return;
@@ -78,15 +104,18 @@ export function checkDecl(d: DeviceDecl): void {
 }
 
 class Device {
-  readonly conn: ModbusConnection;
+  readonly conn: ModbusConnection | OpcuaConnection;
   readonly sunspec: SunSpecDevice | undefined;
   #scanned = false;
   #timer: NodeJS.Timeout | undefined;
   state: DeviceState;
 
-  constructor(readonly decl: DeviceDecl) {
-    this.conn = new ModbusConnection(decl.endpoint);
-    this.sunspec = decl.sunspec ? new SunSpecDevice(this.conn) : undefined;
+  constructor(
+    readonly decl: DeviceDecl,
+    pkiDir: string,
+  ) {
+    this.conn = decl.bridge === 'opcua' ? new OpcuaConnection(decl.opcua!, pkiDir) : new ModbusConnection(decl.endpoint);
+    this.sunspec = decl.sunspec && this.conn instanceof ModbusConnection ? new SunSpecDevice(this.conn) : undefined;
     this.state = { id: decl.id, nature: decl.nature, connection: 'disconnected', lastPollAt: null, lastError: null, latest: {}, following: null, lastSetpoint: null, requests: 0, failures: 0 };
   }
 
@@ -99,6 +128,11 @@ class Device {
 
   /** Reads the nature's readings, in canonical units and the grid sign convention. */
   async read(): Promise<Record<string, number | null>> {
+    if (this.conn instanceof OpcuaConnection) {
+      const entries = Object.entries(this.decl.nodes!.readings);
+      const values = await this.conn.read(entries.map(([, n]) => n.nodeId));
+      return Object.fromEntries(entries.map(([name, n], i) => [name, values[i]! * n.scale]));
+    }
     await this.#ensureScan();
     const out: Record<string, number | null> = {};
     if (this.sunspec) {
@@ -126,7 +160,8 @@ class Device {
 
   async #readRegister(r: RegisterSpec): Promise<number> {
     const n = REGISTER_SIZE[r.type];
-    const regs = r.kind === 'holding' ? await this.conn.readHolding(r.address, n) : await this.conn.readInput(r.address, n);
+    const conn = this.conn as ModbusConnection;
+    const regs = r.kind === 'holding' ? await conn.readHolding(r.address, n) : await conn.readInput(r.address, n);
     return decodeRegisters(regs, r.type, r.wordOrder) * r.scale;
   }
 
@@ -135,6 +170,13 @@ class Device {
     await this.#ensureScan();
     const nature = NATURES[this.decl.nature];
     if (!nature.setpoints.some((s) => s.name === name)) throw new GfError(DeviceErrors.GF_DEVICE_UNKNOWN_POINT, `${this.decl.nature} takes no set point '${name}'`, { data: { setpoint: name } });
+    if (this.conn instanceof OpcuaConnection) {
+      const n = this.decl.nodes!.setpoints[name];
+      if (!n) throw new GfError(DeviceErrors.GF_DEVICE_UNKNOWN_POINT, `no node for set point '${name}' in the map`, { data: { setpoint: name } });
+      if (name === 'curtailmentPct' && !(value >= 0 && value <= 100)) throw bad('value', 'curtailmentPct is 0 to 100');
+      await this.conn.write(n.nodeId, value / n.scale);
+      return (await this.conn.read([n.nodeId]))[0]! * n.scale;
+    }
     if (this.sunspec) {
       if (this.decl.nature === 'PvInverter') {
         if (!(value >= 0 && value <= 100)) throw bad('value', 'curtailmentPct is 0 to 100');
@@ -160,18 +202,22 @@ class Device {
     } catch (e) {
       throw bad('value', (e as Error).message);
     }
-    await this.conn.writeHolding(r.address, regs);
+    await (this.conn as ModbusConnection).writeHolding(r.address, regs);
     return this.#readRegister(r);
   }
 
-  start(poll: () => Promise<void>): void {
+  start(poll: () => Promise<void>, onChange: (name: string, value: number) => void): void {
     this.#timer = setInterval(() => void poll(), this.decl.pollSeconds * 1000);
     this.#timer.unref();
+    if (this.conn instanceof OpcuaConnection) {
+      const byNode = new Map(Object.entries(this.decl.nodes!.readings).map(([name, n]) => [n.nodeId, { name, scale: n.scale }]));
+      this.conn.subscribe([...byNode.keys()], (nodeId, v) => onChange(byNode.get(nodeId)!.name, v * byNode.get(nodeId)!.scale)).catch(() => undefined);
+    }
   }
 
   stop(): void {
     clearInterval(this.#timer);
-    this.conn.close();
+    void this.conn.close();
   }
 }
 
@@ -187,15 +233,31 @@ export class DeviceManager {
     private readonly store: () => TimeSeriesStore,
     private readonly log: Logger,
     private readonly onState?: (s: DeviceState) => void,
+    private readonly pkiDir = 'pki',
   ) {}
 
   add(decl: DeviceDecl, start = true): DeviceState {
     checkDecl(decl);
     if (this.#devices.has(decl.id)) throw new GfError(DeviceErrors.GF_DEVICE_BAD_MAP, `id: a device '${decl.id}' exists`, { data: { field: 'id' } });
-    const d = new Device(decl);
+    const d = new Device(decl, this.pkiDir);
     this.#devices.set(decl.id, d);
-    if (start) d.start(() => this.poll(decl.id).then(() => undefined, () => undefined));
+    if (start) {
+      d.start(
+        () => this.poll(decl.id).then(() => undefined, () => undefined),
+        (name, value) => void this.#changed(d, name, value),
+      );
+    }
     return d.state;
+  }
+
+  /** A monitored item changed (OPC UA): the new value is stored at once. */
+  async #changed(d: Device, name: string, value: number): Promise<void> {
+    const r = NATURES[d.decl.nature].readings.find((x) => x.name === name);
+    if (!r || !Number.isFinite(value)) return;
+    d.state.latest = { ...d.state.latest, [name]: value };
+    await this.store()
+      .write([{ meterId: d.decl.id, quantity: r.quantity, unit: unitOf(r.quantity), ts: Date.now(), value, resolutionS: 0 }], { onConflict: 'replace' })
+      .catch((err) => this.log.warn({ err, device: d.decl.id }, 'storing a monitored value failed'));
   }
 
   get(id: string): Device {

@@ -1,0 +1,177 @@
+import path from 'node:path';
+import {
+  AttributeIds,
+  ClientMonitoredItem,
+  ClientSubscription,
+  DataType,
+  MessageSecurityMode,
+  OPCUACertificateManager,
+  OPCUAClient,
+  SecurityPolicy,
+  TimestampsToReturn,
+  UserTokenType,
+  Variant,
+  type ClientSession,
+} from 'node-opcua';
+import { GfError } from '../../core/index.js';
+import { DeviceErrors } from './errors.js';
+
+export interface OpcuaEndpoint {
+  endpointUrl: string;
+  securityMode: 'None' | 'Sign' | 'SignAndEncrypt';
+  securityPolicy: 'None' | 'Basic256Sha256' | 'Aes128_Sha256_RsaOaep' | 'Aes256_Sha256_RsaPss';
+  username?: string;
+  password?: string;
+  timeoutMs: number;
+}
+
+const MODES = { None: MessageSecurityMode.None, Sign: MessageSecurityMode.Sign, SignAndEncrypt: MessageSecurityMode.SignAndEncrypt };
+const POLICIES = {
+  None: SecurityPolicy.None,
+  Basic256Sha256: SecurityPolicy.Basic256Sha256,
+  Aes128_Sha256_RsaOaep: SecurityPolicy.Aes128_Sha256_RsaOaep,
+  Aes256_Sha256_RsaPss: SecurityPolicy.Aes256_Sha256_RsaPss,
+};
+
+/**
+ * One OPC UA client session (node-opcua): security mode and policy, anonymous or user/password login, the
+ * client's certificate and its trust list in a folder under the data directory (not ~/.config); reads, writes
+ * and monitored items by node id. A lost connection or session is dropped and rebuilt on the next call, with
+ * node-opcua's own backoff while connecting; subscriptions are re-created then.
+ */
+export class OpcuaConnection {
+  #client: OPCUAClient | undefined;
+  #session: ClientSession | undefined;
+  #subs: { nodeIds: string[]; cb: (nodeId: string, value: number) => void; sub?: ClientSubscription }[] = [];
+  #state: 'disconnected' | 'connecting' | 'connected' = 'disconnected';
+  #tail: Promise<unknown> = Promise.resolve();
+  readonly #cm: OPCUACertificateManager;
+  lastError: string | undefined;
+  requests = 0;
+  failures = 0;
+
+  constructor(
+    readonly endpoint: OpcuaEndpoint,
+    pkiDir: string,
+  ) {
+    this.#cm = new OPCUACertificateManager({ rootFolder: path.join(pkiDir, 'opcua-client'), automaticallyAcceptUnknownCertificate: true });
+  }
+
+  get state(): string {
+    return this.#state;
+  }
+
+  async #open(): Promise<ClientSession> {
+    if (this.#session && this.#state === 'connected') return this.#session;
+    this.#state = 'connecting';
+    const client = OPCUAClient.create({
+      applicationName: 'gridflex',
+      endpointMustExist: false,
+      securityMode: MODES[this.endpoint.securityMode],
+      securityPolicy: POLICIES[this.endpoint.securityPolicy],
+      clientCertificateManager: this.#cm,
+      requestedSessionTimeout: 60_000,
+      connectionStrategy: { maxRetry: 1, initialDelay: 100, maxDelay: 1000 },
+      transportTimeout: this.endpoint.timeoutMs,
+    } as never);
+    try {
+      await client.connect(this.endpoint.endpointUrl);
+    } catch (cause) {
+      this.#state = 'disconnected';
+      await client.disconnect().catch(() => undefined);
+      throw new GfError(DeviceErrors.GF_DEVICE_UNREACHABLE, `OPC UA server ${this.endpoint.endpointUrl} unreachable: ${(cause as Error).message}`, { cause, data: { endpointUrl: this.endpoint.endpointUrl } });
+    }
+    let session: ClientSession;
+    try {
+      session = await client.createSession(
+        this.endpoint.username ? { type: UserTokenType.UserName, userName: this.endpoint.username, password: this.endpoint.password ?? '' } : { type: UserTokenType.Anonymous },
+      );
+    } catch (cause) {
+      this.#state = 'disconnected';
+      await client.disconnect().catch(() => undefined);
+      throw new GfError(DeviceErrors.GF_DEVICE_REFUSED, `OPC UA server ${this.endpoint.endpointUrl} refused the session: ${(cause as Error).message}`, { cause, data: { endpointUrl: this.endpoint.endpointUrl } });
+    }
+    client.on('connection_lost', () => {
+      this.#state = 'disconnected';
+      this.#session = undefined;
+    });
+    this.#client = client;
+    this.#session = session;
+    this.#state = 'connected';
+    for (const s of this.#subs) await this.#monitor(s);
+    return session;
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(fn);
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  async #call<T>(what: string, fn: (s: ClientSession) => Promise<T>): Promise<T> {
+    return this.#serial(async () => {
+      this.requests++;
+      try {
+        const s = await this.#open();
+        const r = await fn(s);
+        this.lastError = undefined;
+        return r;
+      } catch (e) {
+        this.failures++;
+        this.lastError = (e as Error).message;
+        if (e instanceof GfError && e.code !== DeviceErrors.GF_DEVICE_UNREACHABLE) throw e;
+        await this.close();
+        if (e instanceof GfError) throw e;
+        throw new GfError(DeviceErrors.GF_DEVICE_UNREACHABLE, `${what} on ${this.endpoint.endpointUrl}: ${(e as Error).message}`, { cause: e });
+      }
+    });
+  }
+
+  async read(nodeIds: readonly string[]): Promise<number[]> {
+    return this.#call(`read ${nodeIds.join(', ')}`, async (s) => {
+      const dvs = await s.read(nodeIds.map((nodeId) => ({ nodeId, attributeId: AttributeIds.Value })));
+      return dvs.map((dv, i) => {
+        if (!dv.statusCode.isGood()) throw new GfError(DeviceErrors.GF_DEVICE_REFUSED, `${nodeIds[i]}: ${dv.statusCode.name}`, { data: { nodeId: nodeIds[i], status: dv.statusCode.name } });
+        return Number(dv.value.value);
+      });
+    });
+  }
+
+  async write(nodeId: string, value: number): Promise<void> {
+    await this.#call(`write ${nodeId}`, async (s) => {
+      const st = await s.write({ nodeId, attributeId: AttributeIds.Value, value: { value: new Variant({ dataType: DataType.Double, value }) } });
+      if (!st.isGood()) throw new GfError(DeviceErrors.GF_DEVICE_REFUSED, `${nodeId}: ${st.name}`, { data: { nodeId, status: st.name } });
+    });
+  }
+
+  /** Monitored items (sampling 250 ms): `cb` gets every change, also after a reconnect. */
+  async subscribe(nodeIds: readonly string[], cb: (nodeId: string, value: number) => void): Promise<void> {
+    const entry = { nodeIds: [...nodeIds], cb };
+    this.#subs.push(entry);
+    await this.#call('subscribe', async () => {
+      await this.#monitor(entry);
+    });
+  }
+
+  async #monitor(e: { nodeIds: string[]; cb: (nodeId: string, value: number) => void; sub?: ClientSubscription }): Promise<void> {
+    const sub = ClientSubscription.create(this.#session!, { requestedPublishingInterval: 250, requestedLifetimeCount: 100, requestedMaxKeepAliveCount: 10, publishingEnabled: true });
+    e.sub = sub;
+    for (const nodeId of e.nodeIds) {
+      const item = ClientMonitoredItem.create(sub, { nodeId, attributeId: AttributeIds.Value }, { samplingInterval: 250, discardOldest: true, queueSize: 1 }, TimestampsToReturn.Both);
+      item.on('changed', (dv) => {
+        if (dv.statusCode.isGood()) e.cb(nodeId, Number(dv.value.value));
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    const c = this.#client;
+    const s = this.#session;
+    this.#client = undefined;
+    this.#session = undefined;
+    this.#state = 'disconnected';
+    for (const x of this.#subs) x.sub = undefined;
+    await s?.close().catch(() => undefined);
+    await c?.disconnect().catch(() => undefined);
+  }
+}

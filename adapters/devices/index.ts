@@ -3,13 +3,19 @@ import client from 'prom-client';
 import { createToken, definePlugin, GfError, MetricsRegistryToken, Router, StorageToken } from '../../core/index.js';
 import { DeviceErrors } from './errors.js';
 import { simulateCommand } from './simulate.js';
+import { VenDeviceDriver } from './ven-driver.js';
 import { DeviceManager, type DeviceDecl, type DeviceState, type RegisterSpec } from './manager.js';
 
 export interface DevicesConfig {
   devices: Partial<DeviceDecl>[];
+  /** An OpenADR 3.1 VEN whose active events drive these devices (the control loop). */
+  ven?: { vtnUrl: string; clientId: string; clientSecret: string; venName: string; notify: 'auto' | 'mqtt' | 'webhook' | 'poll'; pollMs: number; devices?: string[] };
 }
 
-const Holder = createToken<{ manager: DeviceManager }>('devices.manager');
+const Holder = createToken<{ manager: DeviceManager; driver?: VenDeviceDriver }>('devices.manager');
+
+/** The device registry, for other plugins and for the VEN driver. */
+export const DeviceManagerToken = createToken<DeviceManager>('devices.registry');
 
 /** Fills the defaults of a declaration from config or the API (checked afterwards by the manager). */
 export function normalise(raw: unknown): DeviceDecl {
@@ -53,7 +59,24 @@ export const devicesPlugin = definePlugin<DevicesConfig>({
     config: {
       type: 'object',
       additionalProperties: false,
-      properties: { devices: { type: 'array', default: [], items: { type: 'object' }, description: 'Device declarations (see docs/devices.md).' } },
+      properties: {
+        devices: { type: 'array', default: [], items: { type: 'object' }, description: 'Device declarations (see docs/devices.md).' },
+        ven: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['vtnUrl', 'clientId', 'clientSecret', 'venName'],
+          description: 'Run an OpenADR 3.1 VEN whose active events become set points on these devices.',
+          properties: {
+            vtnUrl: { type: 'string', pattern: '^https?://', description: 'The VTN base URL, e.g. https://vtn.example/openadr3/3.1.0' },
+            clientId: { type: 'string', minLength: 1 },
+            clientSecret: { type: 'string', minLength: 1 },
+            venName: { type: 'string', minLength: 1 },
+            notify: { enum: ['auto', 'mqtt', 'webhook', 'poll'], default: 'auto' },
+            pollMs: { type: 'integer', minimum: 100, default: 30000 },
+            devices: { type: 'array', items: { type: 'string' }, description: 'Only these devices (default: all).' },
+          },
+        },
+      },
     },
   },
   commands: { simulate: simulateCommand },
@@ -76,6 +99,7 @@ export const devicesPlugin = definePlugin<DevicesConfig>({
     };
     const manager = new DeviceManager(() => ctx.resolve(StorageToken).readings, ctx.log, onState, path.join(ctx.kernel.dataDir || '.', 'pki'));
     ctx.provide(Holder, () => ({ manager }));
+    ctx.expose(DeviceManagerToken, () => manager);
     const r = new Router();
     r.get('/', (http) => {
       http.body = manager.states();
@@ -116,9 +140,26 @@ export const devicesPlugin = definePlugin<DevicesConfig>({
         throw new GfError(DeviceErrors.GF_DEVICE_BAD_MAP, `plugins.devices.config.devices[${i}].${(e as Error).message}`, { data: { index: i } });
       }
     });
+    const v = ctx.config.ven;
+    if (v) {
+      const h = ctx.resolve(Holder);
+      h.driver = new VenDeviceDriver({ vtnUrl: v.vtnUrl, clientId: v.clientId, clientSecret: v.clientSecret, venName: v.venName, notify: v.notify, pollMs: v.pollMs, log: (m) => ctx.log.info(m) }, manager, ctx.log, v.devices);
+      // The VTN may be unreachable now: keep trying every 10 s in the background rather than hold up the start.
+      const driver = h.driver;
+      const attempt = () =>
+        driver.start().catch((err) => {
+          ctx.log.warn({ err }, 'the VEN driving the devices could not start; retrying in 10 s');
+          if (h.driver === driver) setTimeout(attempt, 10_000).unref();
+        });
+      void attempt();
+    }
   },
   async stop(ctx) {
-    ctx.resolve(Holder).manager.stop();
+    const h = ctx.resolve(Holder);
+    const d = h.driver;
+    h.driver = undefined;
+    await d?.stop().catch(() => undefined);
+    h.manager.stop();
   },
 });
 

@@ -4,7 +4,7 @@ import { DeviceErrors } from './errors.js';
 import { ModbusConnection } from './modbus-client.js';
 import { OpcuaConnection, type OpcuaEndpoint } from './opcua-client.js';
 import { SunSpecDevice } from './sunspec.js';
-import { setpointFor, type PriceBands, type SignalType } from './signals.js';
+import { neutralSetpoint, setpointFor, type PriceBands, type SignalType } from './signals.js';
 
 /** A register in a device map. */
 export interface RegisterSpec {
@@ -326,12 +326,13 @@ export class DeviceManager {
    * The control loop's last step: an event signal becomes a set point on every device (or the given ones) whose
    * nature has something to do with it; each is written, read back and verified.
    */
-  async applySignal(signal: SignalType, value: number, ids?: readonly string[], bands?: PriceBands): Promise<{ device: string; setpoint?: string; value?: number; following?: boolean | null; error?: string }[]> {
+  async applySignal(signal: SignalType | 'NEUTRAL', value: number, ids?: readonly string[], bands?: PriceBands): Promise<{ device: string; setpoint?: string; value?: number; following?: boolean | null; error?: string }[]> {
     const out: { device: string; setpoint?: string; value?: number; following?: boolean | null; error?: string }[] = [];
     const targets = ids ? ids.map((id) => this.get(id)) : [...this.#devices.values()];
     await Promise.all(
       targets.map(async (d) => {
-        const sp = setpointFor(signal, value, { nature: d.decl.nature, ratedW: d.decl.ratedW }, bands);
+        const facts = { nature: d.decl.nature, ratedW: d.decl.ratedW };
+        const sp = signal === 'NEUTRAL' ? neutralSetpoint(facts) : setpointFor(signal, value, facts, bands);
         if (!sp) {
           out.push({ device: d.decl.id });
           return;

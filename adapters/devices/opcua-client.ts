@@ -155,6 +155,11 @@ export class OpcuaConnection {
 
   async #monitor(e: { nodeIds: string[]; cb: (nodeId: string, value: number) => void; sub?: ClientSubscription }): Promise<void> {
     const sub = ClientSubscription.create(this.#session!, { requestedPublishingInterval: 250, requestedLifetimeCount: 100, requestedMaxKeepAliveCount: 10, publishingEnabled: true });
+    // A server that refuses the subscription (too many, …) must not crash the process: polling goes on.
+    sub.on('error', (err: Error) => {
+      this.lastError = `subscription: ${err.message}`;
+      e.sub = undefined;
+    });
     e.sub = sub;
     for (const nodeId of e.nodeIds) {
       const item = ClientMonitoredItem.create(sub, { nodeId, attributeId: AttributeIds.Value }, { samplingInterval: 250, discardOldest: true, queueSize: 1 }, TimestampsToReturn.Both);

@@ -62,3 +62,20 @@ export function setpointFor(signal: SignalType, value: number, d: DeviceFacts, b
       return undefined;
   }
 }
+
+/** The set point that undoes any event: PV uncurtailed, batteries idle, loads on, chargers free, generators off. */
+export function neutralSetpoint(d: DeviceFacts): { name: string; value: number } | undefined {
+  switch (d.nature) {
+    case 'PvInverter':
+      return { name: 'curtailmentPct', value: 100 };
+    case 'Battery':
+    case 'Generator':
+      return { name: 'powerW', value: 0 };
+    case 'FlexibleLoad':
+      return { name: 'on', value: 1 };
+    case 'EvCharger':
+      return { name: 'currentLimitA', value: Math.floor(d.ratedW / (3 * 230)) };
+    case 'ElectricityMeter':
+      return undefined;
+  }
+}

@@ -58,6 +58,8 @@ export class OpcuaSimulator {
     const server = new OPCUAServer({
       port,
       hostname: '127.0.0.1',
+      maxConnectionsPerEndpoint: 500,
+      serverCapabilities: { maxSessions: 500, maxSubscriptions: 1000, maxSubscriptionsPerSession: 10 },
       serverCertificateManager: new OPCUACertificateManager({ rootFolder: path.join(dir, 'server'), automaticallyAcceptUnknownCertificate: true }),
       userCertificateManager: new OPCUACertificateManager({ rootFolder: path.join(dir, 'user'), automaticallyAcceptUnknownCertificate: true }),
       ...(users ? { userManager: { isValidUser: (u: string, p: string) => users[u] === p }, allowAnonymous: false } : {}),

@@ -26,7 +26,7 @@ export interface DeviceDecl {
   id: string;
   nature: NatureKind;
   bridge: 'modbus' | 'opcua';
-  endpoint: { host: string; port: number; unitId: number; timeoutMs: number; retries: number };
+  endpoint: { transport?: 'tcp' | 'rtu'; path?: string; baudRate?: number; host: string; port: number; unitId: number; timeoutMs: number; retries: number };
   opcua?: OpcuaEndpoint;
   /** OPC UA: node ids per reading and set point (readings are also monitored for changes). */
   nodes?: { readings: Record<string, NodeSpec>; setpoints: Record<string, NodeSpec> };
@@ -82,7 +82,10 @@ export function checkDecl(d: DeviceDecl): void {
     }
     return;
   }
-  if (!(Number.isInteger(d.endpoint?.port) && d.endpoint.port > 0 && d.endpoint.port < 65536)) throw bad('endpoint.port', 'a TCP port');
+  if (d.endpoint?.transport === 'rtu') {
+    if (!/^\/dev\/|^[A-Za-z]:|^\//.test(d.endpoint.path ?? '')) throw bad('endpoint.path', 'the serial device, e.g. /dev/ttyUSB0');
+    if (d.endpoint.baudRate !== undefined && ![1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200].includes(d.endpoint.baudRate)) throw bad('endpoint.baudRate', '1200 to 115200 baud');
+  } else if (!(Number.isInteger(d.endpoint?.port) && d.endpoint.port > 0 && d.endpoint.port < 65536)) throw bad('endpoint.port', 'a TCP port');
   if (!(Number.isInteger(d.endpoint.unitId) && d.endpoint.unitId >= 0 && d.endpoint.unitId <= 255)) throw bad('endpoint.unitId', '0 to 255');
   if (d.sunspec) {
     if (!['PvInverter', 'Battery', 'ElectricityMeter'].includes(d.nature)) throw bad('sunspec', `SunSpec is read for PvInverter, Battery and ElectricityMeter, not ${d.nature}`);

@@ -3,6 +3,10 @@ import { GfError } from '../../core/index.js';
 import { DeviceErrors } from './errors.js';
 
 export interface ModbusEndpoint {
+  /** tcp (default): Modbus TCP to host:port; rtu: Modbus RTU on a serial line at `path`. */
+  transport?: 'tcp' | 'rtu';
+  path?: string;
+  baudRate?: number;
   host: string;
   port: number;
   unitId: number;
@@ -27,6 +31,10 @@ export class ModbusConnection {
 
   constructor(readonly endpoint: ModbusEndpoint) {}
 
+  #where(): string {
+    return this.endpoint.transport === 'rtu' ? `${this.endpoint.path} (RTU)` : `${this.endpoint.host}:${this.endpoint.port}`;
+  }
+
   get state(): ConnectionState {
     return this.#state;
   }
@@ -36,12 +44,13 @@ export class ModbusConnection {
     this.#state = 'connecting';
     const client = new (ModbusRTU as any)();
     try {
-      await client.connectTCP(this.endpoint.host, { port: this.endpoint.port });
+      if (this.endpoint.transport === 'rtu') await client.connectRTUBuffered(this.endpoint.path, { baudRate: this.endpoint.baudRate ?? 9600 });
+      else await client.connectTCP(this.endpoint.host, { port: this.endpoint.port });
     } catch (cause) {
       this.#state = 'disconnected';
-      throw new GfError(DeviceErrors.GF_DEVICE_UNREACHABLE, `Modbus device ${this.endpoint.host}:${this.endpoint.port} unreachable: ${(cause as Error).message}`, {
+      throw new GfError(DeviceErrors.GF_DEVICE_UNREACHABLE, `Modbus device ${this.#where()} unreachable: ${(cause as Error).message}`, {
         cause,
-        data: { host: this.endpoint.host, port: this.endpoint.port },
+        data: { host: this.endpoint.host, port: this.endpoint.port, path: this.endpoint.path },
       });
     }
     client.setID(this.endpoint.unitId);

@@ -31,6 +31,8 @@ export interface SimOptions {
   serial?: string;
   /** A faulty inverter that ignores its output limit (for tests of set-point verification). */
   ignoreLimits?: boolean;
+  /** Serve Modbus RTU on this serial device (e.g. one end of a pty pair) instead of Modbus TCP. */
+  serialPath?: string;
 }
 
 const BASE = 40000;
@@ -171,15 +173,31 @@ export class SunSpecSimulator {
   }
 
   async start(): Promise<this> {
+    if (this.o.serialPath) return this.#startSerial(this.o.serialPath);
     const port = this.o.port || (await SunSpecSimulator.freePort(this.o.host));
-    const vector = {
-      getHoldingRegister: (addr: number) => {
-        const i = addr - BASE;
-        if (i < 0 || i >= this.regs.length) throw Object.assign(new Error('illegal address'), { modbusErrorCode: 2 });
-        if (i === 2) this.#step();
-        return this.regs[i]!;
-      },
-      getInputRegister: (addr: number) => vector.getHoldingRegister(addr),
+    const vector = this.#vector();
+    await new Promise<void>((resolve, reject) => {
+      this.#server = new (ModbusRTU as any).ServerTCP(vector, { host: this.o.host ?? '127.0.0.1', port, unitID: this.o.unitId ?? 1 });
+      this.#server.on('initialized', () => resolve());
+      this.#server.on('serverError', reject);
+      setTimeout(resolve, 300);
+    });
+    this.port = port;
+    this.#timer = setInterval(() => this.#step(), 1000);
+    this.#timer.unref();
+    return this;
+  }
+
+  #vector() {
+    const get = (addr: number) => {
+      const i = addr - BASE;
+      if (i < 0 || i >= this.regs.length) throw Object.assign(new Error('illegal address'), { modbusErrorCode: 2 });
+      if (i === 2) this.#step();
+      return this.regs[i]!;
+    };
+    return {
+      getHoldingRegister: get,
+      getInputRegister: get,
       setRegister: (addr: number, value: number) => {
         const i = addr - BASE;
         if (i < 0 || i >= this.regs.length) throw Object.assign(new Error('illegal address'), { modbusErrorCode: 2 });
@@ -188,13 +206,17 @@ export class SunSpecSimulator {
         this.#step();
       },
     };
+  }
+
+  async #startSerial(path: string): Promise<this> {
+    const Ctor = (ModbusRTU as any).ServerSerial;
+    if (!Ctor) throw new Error('modbus-serial has no serial server here (its serialport binding is missing)');
     await new Promise<void>((resolve, reject) => {
-      this.#server = new (ModbusRTU as any).ServerTCP(vector, { host: this.o.host ?? '127.0.0.1', port, unitID: this.o.unitId ?? 1 });
+      this.#server = new Ctor(this.#vector(), { path, baudRate: 9600, unitID: this.o.unitId ?? 1 });
       this.#server.on('initialized', () => resolve());
-      this.#server.on('serverError', reject);
-      setTimeout(resolve, 300);
+      this.#server.on('error', reject);
+      setTimeout(resolve, 500);
     });
-    this.port = port;
     this.#timer = setInterval(() => this.#step(), 1000);
     this.#timer.unref();
     return this;

@@ -86,6 +86,9 @@ describe('devices plugin: registry, polling into the time-series store, set poin
     assert.equal((await api('POST', '/api/devices/roof/setpoints', { name: 'curtailmentPct', value: 140 })).body.field, 'value');
     const states = (await api('GET', '/api/devices')).body as any[];
     assert.equal(states.find((s) => s.id === 'old-pv').following, false);
+    assert.deepEqual(states.find((s) => s.id === 'home-battery').range, { minW: -3000, maxW: 3000 });
+    assert.deepEqual(states.find((s) => s.id === 'roof').range, { minW: -5000, maxW: 0 });
+    assert.equal(states.find((s) => s.id === 'home-battery').responseTimeS, 1.2);
     const metrics = (await api('GET', '/metrics')).body as string;
     assert.match(metrics, /gridflex_device_connected\{device="roof"\} 1/);
     assert.match(metrics, /gridflex_device_following\{device="old-pv"\} 0/);

@@ -1,4 +1,4 @@
-import { GfError, NATURES, type Logger, type NatureKind, type ReadingInput, type TimeSeriesStore } from '../../core/index.js';
+import { controllableRange, GfError, NATURES, type ControllableRange, type Logger, type NatureKind, type ReadingInput, type TimeSeriesStore } from '../../core/index.js';
 import { decodeRegisters, encodeRegisters, REGISTER_SIZE, type RegisterType, type WordOrder } from '../../standards/modbus/registers.js';
 import { DeviceErrors } from './errors.js';
 import { ModbusConnection } from './modbus-client.js';
@@ -42,6 +42,9 @@ export interface DeviceDecl {
 export interface DeviceState {
   id: string;
   nature: NatureKind;
+  /** What the VPP work uses: how far it can be set, and how fast it responds. */
+  range: ControllableRange | null;
+  responseTimeS: number;
   connection: string;
   lastPollAt: string | null;
   lastError: string | null;
@@ -119,7 +122,12 @@ class Device {
   ) {
     this.conn = decl.bridge === 'opcua' ? new OpcuaConnection(decl.opcua!, pkiDir) : new ModbusConnection(decl.endpoint);
     this.sunspec = decl.sunspec && this.conn instanceof ModbusConnection ? new SunSpecDevice(this.conn) : undefined;
-    this.state = { id: decl.id, nature: decl.nature, connection: 'disconnected', lastPollAt: null, lastError: null, latest: {}, following: null, lastSetpoint: null, requests: 0, failures: 0 };
+    this.state = {
+      id: decl.id,
+      nature: decl.nature,
+      range: controllableRange(decl.nature, decl.ratedW),
+      responseTimeS: decl.responseTimeS ?? NATURES[decl.nature].responseTimeS,
+      connection: 'disconnected', lastPollAt: null, lastError: null, latest: {}, following: null, lastSetpoint: null, requests: 0, failures: 0 };
   }
 
   async #ensureScan(): Promise<void> {

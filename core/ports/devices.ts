@@ -92,8 +92,24 @@ export const NATURES: Readonly<Record<NatureKind, NatureSpec>> = {
   },
 };
 
-/** The controllable range of a device in W (grid view): what it can shed (down) and add (up) from zero. */
+/** The controllable range of a device in W (grid view): the lowest and highest power it can be set to. */
 export interface ControllableRange {
   minW: number;
   maxW: number;
+}
+
+/** The range a nature gives a device of this rating (a meter has none). */
+export function controllableRange(kind: NatureKind, ratedW: number): ControllableRange | null {
+  switch (kind) {
+    case 'PvInverter':
+    case 'Generator':
+      return { minW: -ratedW, maxW: 0 };
+    case 'Battery':
+      return { minW: -ratedW, maxW: ratedW };
+    case 'FlexibleLoad':
+    case 'EvCharger':
+      return { minW: 0, maxW: ratedW };
+    case 'ElectricityMeter':
+      return null;
+  }
 }

@@ -1,20 +1,8 @@
 import path from 'node:path';
-import {
-  AttributeIds,
-  ClientMonitoredItem,
-  ClientSubscription,
-  DataType,
-  MessageSecurityMode,
-  OPCUACertificateManager,
-  OPCUAClient,
-  SecurityPolicy,
-  TimestampsToReturn,
-  UserTokenType,
-  Variant,
-  type ClientSession,
-} from 'node-opcua';
+import type { ClientSession, ClientSubscription, OPCUACertificateManager, OPCUAClient } from 'node-opcua';
 import { GfError } from '../../core/index.js';
 import { DeviceErrors } from './errors.js';
+import { loadOpcua } from './opcua-loader.js';
 
 export interface OpcuaEndpoint {
   endpointUrl: string;
@@ -25,13 +13,6 @@ export interface OpcuaEndpoint {
   timeoutMs: number;
 }
 
-const MODES = { None: MessageSecurityMode.None, Sign: MessageSecurityMode.Sign, SignAndEncrypt: MessageSecurityMode.SignAndEncrypt };
-const POLICIES = {
-  None: SecurityPolicy.None,
-  Basic256Sha256: SecurityPolicy.Basic256Sha256,
-  Aes128_Sha256_RsaOaep: SecurityPolicy.Aes128_Sha256_RsaOaep,
-  Aes256_Sha256_RsaPss: SecurityPolicy.Aes256_Sha256_RsaPss,
-};
 
 /**
  * One OPC UA client session (node-opcua): security mode and policy, anonymous or user/password login, the
@@ -45,17 +26,15 @@ export class OpcuaConnection {
   #subs: { nodeIds: string[]; cb: (nodeId: string, value: number) => void; sub?: ClientSubscription }[] = [];
   #state: 'disconnected' | 'connecting' | 'connected' = 'disconnected';
   #tail: Promise<unknown> = Promise.resolve();
-  readonly #cm: OPCUACertificateManager;
+  #cm: OPCUACertificateManager | undefined;
   lastError: string | undefined;
   requests = 0;
   failures = 0;
 
   constructor(
     readonly endpoint: OpcuaEndpoint,
-    pkiDir: string,
-  ) {
-    this.#cm = new OPCUACertificateManager({ rootFolder: path.join(pkiDir, 'opcua-client'), automaticallyAcceptUnknownCertificate: true });
-  }
+    private readonly pkiDir: string,
+  ) {}
 
   get state(): string {
     return this.#state;
@@ -64,11 +43,13 @@ export class OpcuaConnection {
   async #open(): Promise<ClientSession> {
     if (this.#session && this.#state === 'connected') return this.#session;
     this.#state = 'connecting';
-    const client = OPCUAClient.create({
+    const ua = await loadOpcua();
+    this.#cm ??= new ua.OPCUACertificateManager({ rootFolder: path.join(this.pkiDir, 'opcua-client'), automaticallyAcceptUnknownCertificate: true });
+    const client = ua.OPCUAClient.create({
       applicationName: 'gridflex',
       endpointMustExist: false,
-      securityMode: MODES[this.endpoint.securityMode],
-      securityPolicy: POLICIES[this.endpoint.securityPolicy],
+      securityMode: ua.MessageSecurityMode[this.endpoint.securityMode],
+      securityPolicy: ua.SecurityPolicy[this.endpoint.securityPolicy],
       clientCertificateManager: this.#cm,
       requestedSessionTimeout: 60_000,
       connectionStrategy: { maxRetry: 1, initialDelay: 100, maxDelay: 1000 },
@@ -84,7 +65,7 @@ export class OpcuaConnection {
     let session: ClientSession;
     try {
       session = await client.createSession(
-        this.endpoint.username ? { type: UserTokenType.UserName, userName: this.endpoint.username, password: this.endpoint.password ?? '' } : { type: UserTokenType.Anonymous },
+        this.endpoint.username ? { type: ua.UserTokenType.UserName, userName: this.endpoint.username, password: this.endpoint.password ?? '' } : { type: ua.UserTokenType.Anonymous },
       );
     } catch (cause) {
       this.#state = 'disconnected';
@@ -128,8 +109,9 @@ export class OpcuaConnection {
   }
 
   async read(nodeIds: readonly string[]): Promise<number[]> {
+    const ua = await loadOpcua();
     return this.#call(`read ${nodeIds.join(', ')}`, async (s) => {
-      const dvs = await s.read(nodeIds.map((nodeId) => ({ nodeId, attributeId: AttributeIds.Value })));
+      const dvs = await s.read(nodeIds.map((nodeId) => ({ nodeId, attributeId: ua.AttributeIds.Value })));
       return dvs.map((dv, i) => {
         if (!dv.statusCode.isGood()) throw new GfError(DeviceErrors.GF_DEVICE_REFUSED, `${nodeIds[i]}: ${dv.statusCode.name}`, { data: { nodeId: nodeIds[i], status: dv.statusCode.name } });
         return Number(dv.value.value);
@@ -138,8 +120,9 @@ export class OpcuaConnection {
   }
 
   async write(nodeId: string, value: number): Promise<void> {
+    const ua = await loadOpcua();
     await this.#call(`write ${nodeId}`, async (s) => {
-      const st = await s.write({ nodeId, attributeId: AttributeIds.Value, value: { value: new Variant({ dataType: DataType.Double, value }) } });
+      const st = await s.write({ nodeId, attributeId: ua.AttributeIds.Value, value: { value: new ua.Variant({ dataType: ua.DataType.Double, value }) } });
       if (!st.isGood()) throw new GfError(DeviceErrors.GF_DEVICE_REFUSED, `${nodeId}: ${st.name}`, { data: { nodeId, status: st.name } });
     });
   }
@@ -154,7 +137,8 @@ export class OpcuaConnection {
   }
 
   async #monitor(e: { nodeIds: string[]; cb: (nodeId: string, value: number) => void; sub?: ClientSubscription }): Promise<void> {
-    const sub = ClientSubscription.create(this.#session!, { requestedPublishingInterval: 250, requestedLifetimeCount: 100, requestedMaxKeepAliveCount: 10, publishingEnabled: true });
+    const ua = await loadOpcua();
+    const sub = ua.ClientSubscription.create(this.#session!, { requestedPublishingInterval: 250, requestedLifetimeCount: 100, requestedMaxKeepAliveCount: 10, publishingEnabled: true });
     // A server that refuses the subscription (too many, …) must not crash the process: polling goes on.
     sub.on('error', (err: Error) => {
       this.lastError = `subscription: ${err.message}`;
@@ -162,7 +146,7 @@ export class OpcuaConnection {
     });
     e.sub = sub;
     for (const nodeId of e.nodeIds) {
-      const item = ClientMonitoredItem.create(sub, { nodeId, attributeId: AttributeIds.Value }, { samplingInterval: 250, discardOldest: true, queueSize: 1 }, TimestampsToReturn.Both);
+      const item = ua.ClientMonitoredItem.create(sub, { nodeId, attributeId: ua.AttributeIds.Value }, { samplingInterval: 250, discardOldest: true, queueSize: 1 }, ua.TimestampsToReturn.Both);
       item.on('changed', (dv) => {
         if (dv.statusCode.isGood()) e.cb(nodeId, Number(dv.value.value));
       });

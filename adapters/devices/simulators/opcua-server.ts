@@ -1,7 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DataType, OPCUACertificateManager, OPCUAServer, StatusCodes, Variant } from 'node-opcua';
+import type { OPCUAServer, Variant } from 'node-opcua';
+import { loadOpcua } from '../opcua-loader.js';
 import { clearSkyGhi, type Site } from '../../../core/domain/solar.js';
 
 /**
@@ -55,7 +56,8 @@ export class OpcuaSimulator {
     this.port = port;
     const dir = this.o.pkiDir ?? mkdtempSync(path.join(os.tmpdir(), 'gf-opcua-sim-'));
     const users = this.o.users;
-    const server = new OPCUAServer({
+    const { DataType, OPCUACertificateManager, OPCUAServer: Server, StatusCodes, Variant: V } = await loadOpcua();
+    const server = new Server({
       port,
       hostname: '127.0.0.1',
       maxConnectionsPerEndpoint: 500,
@@ -70,7 +72,7 @@ export class OpcuaSimulator {
     const num = (get: () => number, set?: (v: number) => void) => ({
       get: () => {
         this.#step();
-        return new Variant({ dataType: DataType.Double, value: get() });
+        return new V({ dataType: DataType.Double, value: get() });
       },
       ...(set
         ? {

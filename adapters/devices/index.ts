@@ -4,6 +4,7 @@ import { createToken, definePlugin, GfError, MetricsRegistryToken, Router, Stora
 import { DeviceErrors } from './errors.js';
 import { simulateCommand } from './simulate.js';
 import { VenDeviceDriver } from './ven-driver.js';
+import { setOpcuaLogSink } from './opcua-loader.js';
 import { DeviceManager, type DeviceDecl, type DeviceState, type RegisterSpec } from './manager.js';
 
 export interface DevicesConfig {
@@ -90,6 +91,8 @@ export const devicesPlugin = definePlugin<DevicesConfig>({
   },
   commands: { simulate: simulateCommand },
   register(ctx) {
+    // node-opcua's console output goes to the server's log, not stdout.
+    setOpcuaLogSink((level, line) => ctx.log[level]({ component: 'node-opcua' }, line));
     let gauges: { connected: client.Gauge<'device'>; failures: client.Gauge<'device'>; following: client.Gauge<'device'> } | undefined;
     try {
       const registry = ctx.resolve(MetricsRegistryToken);

@@ -97,6 +97,7 @@ export const KernelErrors = defineErrors({
   GF_CONFIG_UNREADABLE: { status: 500, title: 'Configuration file cannot be read or parsed' },
   GF_CLI_USAGE: { status: 400, title: 'Command-line usage error' },
   GF_HTTP_NOT_FOUND: { status: 404, title: 'Not found' },
+  GF_HTTP_UNAUTHORIZED: { status: 401, title: 'API token missing or wrong' },
   GF_HTTP_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   GF_HTTP_BODY_TOO_LARGE: { status: 413, title: 'Request body too large' },
   GF_HTTP_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },

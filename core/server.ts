@@ -87,6 +87,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     log,
     metrics,
     bodyLimitBytes: config.server.bodyLimitBytes,
+    apiTokens: config.server.apiTokens,
     version: VERSION,
     pluginStatus: () => host.status(),
     readinessChecks: () => host.readiness(),

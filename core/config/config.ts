@@ -21,6 +21,7 @@ export interface GridflexConfig {
     bodyLimitBytes: number;
     shutdownTimeoutMs: number;
     startTimeoutMs: number;
+    apiTokens: string[];
   };
   dataDir: string;
   database: { url: string };
@@ -43,6 +44,12 @@ export const rootConfigSchema = {
         bodyLimitBytes: { type: 'integer', minimum: 1024, default: 1048576, description: 'Largest request body accepted (413 beyond).' },
         shutdownTimeoutMs: { type: 'integer', minimum: 0, default: 10000, description: 'How long in-flight requests may take to finish on shutdown.' },
         startTimeoutMs: { type: 'integer', minimum: 1, default: 30000, description: 'How long each plugin start may take.' },
+        apiTokens: {
+          type: 'array',
+          default: [],
+          items: { type: 'string', minLength: 16 },
+          description: 'Bearer tokens one of which every write (POST, PUT, PATCH, DELETE) under /api/ must carry; empty: writes are open (the server listens on loopback by default).',
+        },
       },
     },
     dataDir: { type: 'string', minLength: 1, default: './data', description: 'Folder of the embedded database and other local state.' },

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import Koa, { type Context, type Middleware, type Next } from 'koa';
 import Router from '@koa/router';
 import { GfError, KernelErrors } from '../errors.js';
@@ -19,6 +19,8 @@ export interface HttpAppOptions {
   pluginStatus: () => PluginStatus[];
   /** Runs the plugins' readiness checks (storage reachable, ...); failures by name. */
   readinessChecks: () => Promise<Record<string, string>>;
+  /** When set, writes under /api/ need one of these bearer tokens. */
+  apiTokens?: readonly string[];
 }
 
 export interface HttpApp {
@@ -115,8 +117,16 @@ export function createHttpApp(opts: HttpAppOptions): HttpApp {
   app.use(kernel.routes());
   app.use(kernel.allowedMethods({ throw: true }));
 
+  const tokens = (opts.apiTokens ?? []).map((t) => Buffer.from(t));
   app.use(async function pluginRoutes(ctx: Context, next: Next) {
     if (KERNEL_PATHS.has(ctx.path)) return next();
+    if (tokens.length > 0 && ctx.path.startsWith('/api/') && !['GET', 'HEAD', 'OPTIONS'].includes(ctx.method)) {
+      const given = Buffer.from(/^Bearer (.+)$/.exec(ctx.get('authorization'))?.[1] ?? '');
+      if (!tokens.some((t) => t.length === given.length && timingSafeEqual(t, given))) {
+        ctx.set('WWW-Authenticate', 'Bearer');
+        throw new GfError(KernelErrors.GF_HTTP_UNAUTHORIZED, `${ctx.method} ${ctx.path} needs Authorization: Bearer <one of server.apiTokens>`);
+      }
+    }
     if (phase === 'stopping') throw new GfError(KernelErrors.GF_HTTP_SHUTTING_DOWN, 'server is shutting down');
     if (!pluginMiddleware) throw new GfError(KernelErrors.GF_HTTP_NOT_READY, `server is ${phase}; try again shortly`);
     return pluginMiddleware(ctx, next);

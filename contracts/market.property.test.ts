@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { openTestLedger, type TestLedger } from '../adapters/ledger/testing/harness.js';
 import type { Address } from '../core/index.js';
 import { clearingResultHash, type TradeEntry } from './hashes.js';
+import { mulberry32 as prng } from '../plugins/forecasting/forest.js';
 
 /**
  * Property: for random sessions (random orders, cancellations, a uniform-price clearing, random metered
@@ -10,17 +11,6 @@ import { clearingResultHash, type TradeEntry } from './hashes.js';
  * what it owes, and no balance would have to go negative (the chain reverts on underflow, so a run that
  * completes proves it).
  */
-
-function prng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Order {
   id: number;

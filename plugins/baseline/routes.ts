@@ -1,4 +1,4 @@
-import { GfError, KernelErrors, Router, type TimeSeriesStore } from '../../core/index.js';
+import { GfError, Router, invalidParam as bad, oneParam as one, type TimeSeriesStore } from '../../core/index.js';
 import { DAY_MS, sumMatrices, toMatrix, type DailyMatrix } from '../forecasting/api.js';
 import { parseResolution, resampleSeries } from '../meter-data/api.js';
 import { BaselineErrors } from './errors.js';
@@ -8,16 +8,6 @@ import { parseWindow } from './window.js';
 import type { Weather } from '../weather/api.js';
 
 const HISTORY_DAYS = 60;
-
-function bad(parameter: string, message: string): GfError {
-  return new GfError(KernelErrors.GF_VALIDATION_FAILED, message, { data: { parameter } });
-}
-
-function one(q: Record<string, string | string[] | undefined>, k: string): string | undefined {
-  const v = q[k];
-  if (Array.isArray(v)) throw bad(k, `query parameter ${k} given more than once`);
-  return v;
-}
 
 export interface BaselineDeps {
   store: () => TimeSeriesStore;

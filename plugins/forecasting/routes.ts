@@ -1,16 +1,6 @@
-import { GfError, KernelErrors, Router, isQuantity, type Quantity, type Storage } from '../../core/index.js';
+import { GfError, KernelErrors, Router, invalidParam as bad, isQuantity, oneParam as one, type Quantity, type Storage } from '../../core/index.js';
 import { parseResolution } from '../meter-data/api.js';
 import type { ForecastService, ForecastRequest } from './service.js';
-
-function bad(parameter: string, message: string): GfError {
-  return new GfError(KernelErrors.GF_VALIDATION_FAILED, message, { data: { parameter } });
-}
-
-function one(q: Record<string, string | string[] | undefined>, k: string): string | undefined {
-  const v = q[k];
-  if (Array.isArray(v)) throw bad(k, `query parameter ${k} given more than once`);
-  return v;
-}
 
 /** Parses a forecast request from query parameters, naming what is wrong. */
 export function forecastRequest(q: Record<string, string | string[] | undefined>, groups: Record<string, string[]>, defaultModel: string, now: number): ForecastRequest {

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { GfError, KernelErrors, Router, isQuantity, type Quantity, type Storage } from '../../core/index.js';
+import { GfError, KernelErrors, Router, isQuantity, oneParam as single, type Quantity, type Storage } from '../../core/index.js';
 import { MeterDataErrors } from './errors.js';
 import { writeParsed } from './importer.js';
 import { importOptions, type RawImportOptions } from './options.js';
@@ -7,12 +7,6 @@ import { ReadingsParser } from './parse.js';
 import { parseResolution, resampleSeries } from './resample.js';
 
 const MAX_POINTS = 200_000;
-
-function single(q: Record<string, string | string[] | undefined>, k: string): string | undefined {
-  const v = q[k];
-  if (Array.isArray(v)) throw new GfError(KernelErrors.GF_VALIDATION_FAILED, `query parameter ${k} given more than once`, { data: { parameter: k } });
-  return v;
-}
 
 function time(v: string | undefined, name: string): number {
   const t = v === undefined ? NaN : Date.parse(v);

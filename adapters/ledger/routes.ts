@@ -1,4 +1,4 @@
-import { GfError, KernelErrors, LedgerErrors, Router } from '../../core/index.js';
+import { GfError, LedgerErrors, Router, invalidParam } from '../../core/index.js';
 import { CONTRACT_NAMES } from './abi.js';
 import { EVM_VERSION, SOLC_VERSION } from '../../contracts/_generated/index.js';
 import type { LedgerService } from './ledger.js';
@@ -10,14 +10,10 @@ export const READ_ONLY_RPC = new Set([
   'eth_getStorageAt', 'eth_call', 'eth_estimateGas', 'eth_getLogs', 'eth_gasPrice', 'eth_syncing',
 ]);
 
-function badRequest(message: string, data: Record<string, unknown>): GfError {
-  return new GfError(KernelErrors.GF_VALIDATION_FAILED, message, { data });
-}
-
 function intParam(v: unknown, name: string, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'string' || !/^\d{1,15}$/.test(v) || Number(v) < min || Number(v) > max) {
-    throw badRequest(`query parameter ${name} must be a whole number from ${min} to ${max}`, { parameter: name });
+    throw invalidParam(name, `query parameter ${name} must be a whole number from ${min} to ${max}`);
   }
   return Number(v);
 }
@@ -46,12 +42,12 @@ export function ledgerRouter(get: () => LedgerService | undefined, exposeRpc: bo
     const q = ctx.query;
     for (const k of Object.keys(q)) {
       if (!['contract', 'event', 'afterId', 'limit'].includes(k) && !k.startsWith('arg.')) {
-        throw badRequest(`unknown query parameter '${k}' (contract, event, afterId, limit, arg.<name>)`, { parameter: k });
+        throw invalidParam(k, `unknown query parameter '${k}' (contract, event, afterId, limit, arg.<name>)`);
       }
     }
-    for (const k of ['contract', 'event']) if (Array.isArray(q[k])) throw badRequest(`query parameter ${k} given twice`, { parameter: k });
+    for (const k of ['contract', 'event']) if (Array.isArray(q[k])) throw invalidParam(k, `query parameter ${k} given twice`);
     if (q.contract !== undefined && !CONTRACT_NAMES.includes(q.contract as never)) {
-      throw badRequest(`no contract '${String(q.contract)}' (known: ${CONTRACT_NAMES.join(', ')})`, { parameter: 'contract' });
+      throw invalidParam('contract', `no contract '${String(q.contract)}' (known: ${CONTRACT_NAMES.join(', ')})`);
     }
     const where: Record<string, string> = {};
     for (const [k, v] of Object.entries(q)) if (k.startsWith('arg.') && typeof v === 'string') where[k.slice(4)] = v.startsWith('0x') ? v.toLowerCase() : v;

@@ -122,7 +122,7 @@ export class MarketService {
     const { rows } = await this.db.query<ProsumerRow>('SELECT * FROM mkt_prosumers WHERE id = $1', [id]);
     const r = rows[0];
     if (!r) throw new GfError(MarketErrors.GF_MARKET_UNKNOWN_PROSUMER, `no prosumer '${id}'`, { data: { id } });
-    return { id: r.id, wallet: r.wallet, meterId: r.meter_id, custodial: r.custodial, rules: typeof r.rules === 'string' ? JSON.parse(r.rules) : r.rules };
+    return { id: r.id, wallet: r.wallet, meterId: r.meter_id, custodial: r.custodial, rules: jsonb<TradingRules>(r.rules) };
   }
 
   /** A prosumer buys tokens: issued to its wallet once `paymentRef` is paid. */
@@ -287,7 +287,7 @@ export class MarketService {
     const { rows } = await this.db.query<ProsumerRow>("SELECT * FROM mkt_prosumers WHERE (rules->>'autoBid')::boolean");
     const orders: OrderInput[] = [];
     for (const r of rows) {
-      const rules = (typeof r.rules === 'string' ? JSON.parse(r.rules) : r.rules) as TradingRules;
+      const rules = jsonb<TradingRules>(r.rules);
       const use = await this.forecastSlot(r.meter_id, 'energyImport', sessionId);
       const gen = await this.forecastSlot(r.meter_id, 'energyExport', sessionId);
       if (use === undefined && gen === undefined) continue;
@@ -323,7 +323,7 @@ export class MarketService {
     const book: Order[] = [];
     let seq = 0;
     for (const r of rows) {
-      const rules = (typeof r.rules === 'string' ? JSON.parse(r.rules) : r.rules) as TradingRules;
+      const rules = jsonb<TradingRules>(r.rules);
       const use = (await this.forecastSlot(r.meter_id, 'energyImport', sessionId)) ?? 0;
       const gen = (await this.forecastSlot(r.meter_id, 'energyExport', sessionId)) ?? 0;
       const net = Math.round(use - gen);
@@ -453,7 +453,7 @@ export class MarketService {
     const s = await this.session(sessionId);
     const book = await this.book(sessionId);
     const { rows: trades } = await this.db.query('SELECT idx, bid_id, offer_id, qty_wh, price, delivered_wh, paid, penalty, green_reward FROM mkt_trades WHERE session_id = $1 ORDER BY idx', [sessionId]);
-    const clearing = typeof s.clearing === 'string' ? JSON.parse(s.clearing) : s.clearing;
+    const clearing = jsonb(s.clearing);
     return {
       id: Number(s.id),
       slotStart: new Date(Number(s.slot_start) * 1000).toISOString(),
@@ -470,7 +470,7 @@ export class MarketService {
 
   async sessions(limit = 50): Promise<unknown[]> {
     const { rows } = await this.db.query<SessionRow>('SELECT * FROM mkt_sessions ORDER BY id DESC LIMIT $1', [limit]);
-    return rows.map((s) => ({ id: Number(s.id), slotStart: new Date(Number(s.slot_start) * 1000).toISOString(), state: s.state, priceSignal: s.price_signal, clearing: typeof s.clearing === 'string' ? JSON.parse(s.clearing) : s.clearing }));
+    return rows.map((s) => ({ id: Number(s.id), slotStart: new Date(Number(s.slot_start) * 1000).toISOString(), state: s.state, priceSignal: s.price_signal, clearing: jsonb(s.clearing) }));
   }
 
   /** A prosumer's position: balance, orders, trades with deliveries and the token flows from the ledger. */
@@ -499,6 +499,11 @@ export class MarketService {
       tokenFlows: flows.map((e) => ({ at: new Date(e.blockTime * 1000).toISOString(), from: e.args.from, to: e.args.to, value: e.args.value, txHash: e.txHash })),
     };
   }
+}
+
+/** A jsonb column: PostgreSQL's driver parses it, PGlite's may hand over the text. */
+function jsonb<T = unknown>(v: unknown): T {
+  return (typeof v === 'string' ? JSON.parse(v) : v) as T;
 }
 
 function bad(field: string, message: string): GfError {

@@ -24,6 +24,7 @@ export const CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
   ledger: { module: '../adapters/ledger/index.js', kernel: false, enabledByDefault: true },
   devices: { module: '../adapters/devices/index.js', kernel: false, enabledByDefault: true },
   openadr3: { module: '../plugins/openadr3/index.js', kernel: false, enabledByDefault: true },
+  openadr2b: { module: '../plugins/openadr2b/index.js', kernel: false, enabledByDefault: true },
   'meter-data': { module: '../plugins/meter-data/index.js', kernel: false, enabledByDefault: true },
   weather: { module: '../plugins/weather/index.js', kernel: false, enabledByDefault: true },
   forecasting: { module: '../plugins/forecasting/index.js', kernel: false, enabledByDefault: true },

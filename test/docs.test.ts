@@ -10,6 +10,7 @@ import { PvErrors } from '../plugins/pv-degradation/errors.js';
 import { WeatherErrors } from '../plugins/weather/errors.js';
 import { MarketErrors } from '../plugins/p2p-market/errors.js';
 import { DeviceErrors } from '../adapters/devices/errors.js';
+import { Oa2Errors } from '../plugins/openadr2b/errors.js';
 import { VenErrors } from '../core/openadr3/ven.js';
 import '../adapters/storage/index.js';
 import '../adapters/scheduler/index.js';
@@ -32,6 +33,7 @@ describe('docs stay true', () => {
     ['plugins/weather/README.md', WeatherErrors],
     ['plugins/p2p-market/README.md', MarketErrors],
     ['docs/devices.md', DeviceErrors],
+    ['plugins/openadr2b/README.md', Oa2Errors],
   ];
   for (const [doc, codes] of tables) {
     it(`${doc} lists each of its error codes with its HTTP status, and no stale ones`, () => {

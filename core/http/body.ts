@@ -12,6 +12,8 @@ declare module 'koa' {
   }
 }
 
+const XML_OPTIONS = { explicitArray: true, xmlns: true, async: false, strict: true };
+
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export type BodyKind = 'json' | 'xml' | 'text' | 'form';
@@ -29,11 +31,10 @@ export function bodyKindOf(contentType: string | undefined): BodyKind | undefine
 
 /**
  * Reads and parses request bodies: size limit (413), media type (415), well-formedness (400).
- * XML is parsed with explicit namespaces and kept prefix-free in `ctx.state.xml`; the raw text
- * stays in `ctx.request.rawBody` for codecs that care about element order and signatures.
+ * XML is parsed with explicit namespaces into `ctx.state.xml` when a route first reads it (400 if not
+ * well-formed); the raw text stays in `ctx.request.rawBody` for codecs with their own parser.
  */
 export function bodyParser(limitBytes: number) {
-  const xmlParser = new xml2js.Parser({ explicitArray: true, xmlns: true, async: false, strict: true });
   return async function parseBody(ctx: Context, next: Next): Promise<void> {
     const hasBody = BODY_METHODS.has(ctx.method) && (Number(ctx.get('content-length') || 0) > 0 || ctx.get('transfer-encoding') !== '');
     if (!hasBody) return next();
@@ -59,13 +60,26 @@ export function bodyParser(limitBytes: number) {
         throw new GfError(KernelErrors.GF_HTTP_MALFORMED_BODY, `body is not valid JSON: ${(e as Error).message}`);
       }
     } else if (kind === 'xml') {
-      try {
-        ctx.state.xml = await xmlParser.parseStringPromise(raw);
-      } catch (e) {
-        throw new GfError(KernelErrors.GF_HTTP_MALFORMED_BODY, `body is not well-formed XML: ${(e as Error).message.split('\n')[0]}`);
-      } finally {
-        xmlParser.reset();
-      }
+      // Parsed on first read of ctx.state.xml: codecs with their own parser (OpenADR 2.0b) never pay
+      // for it, and answer malformed XML in their protocol's terms.
+      let parsed: unknown;
+      let done = false;
+      Object.defineProperty(ctx.state, 'xml', {
+        configurable: true,
+        enumerable: true,
+        get() {
+          if (!done) {
+            done = true;
+            let failure: Error | undefined;
+            new xml2js.Parser(XML_OPTIONS).parseString(raw, (err: Error | null, result: unknown) => {
+              failure = err ?? undefined;
+              parsed = result;
+            });
+            if (failure) throw new GfError(KernelErrors.GF_HTTP_MALFORMED_BODY, `body is not well-formed XML: ${failure.message.split('\n')[0]}`);
+          }
+          return parsed;
+        },
+      });
       ctx.request.body = raw;
     } else if (kind === 'form') {
       // OAuth2 token requests (RFC 6749 §4.4.2); a repeated parameter is a malformed request (§3.1).

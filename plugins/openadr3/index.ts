@@ -6,7 +6,8 @@ import { oa3Migrations } from './migrations.js';
 import { ObjectStore } from './objects.js';
 import { EmbeddedBroker, ExternalBrokerPublisher, publishChange, type MqttConfig, type Publisher } from './mqtt.js';
 import { WebhookDispatcher } from './outbox.js';
-import { buildRouter, represent } from './routes.js';
+import { buildRouter, represent, type RouteDeps } from './routes.js';
+import { Oa3Bridge } from './bridge.js';
 
 export interface Oa3Config {
   basePath: string;
@@ -122,8 +123,8 @@ export const openadr3Plugin = definePlugin<Oa3Config>({
     const dispatcher = new WebhookDispatcher(storage, ctx.config.webhooks, ctx.log);
     const mqttState: MqttState = { uris: [] };
     ctx.provide(Services, () => ({ clients, tokens, dispatcher, mqtt: mqttState }));
-    ctx.expose(Oa3Token, () => ({ clients }));
-    const router = buildRouter({
+    let bridge: Oa3Bridge | undefined;
+    const deps: RouteDeps = {
       store: new ObjectStore(storage),
       clients,
       tokens,
@@ -136,9 +137,14 @@ export const openadr3Plugin = definePlugin<Oa3Config>({
         if (publisher) {
           publishChange(storage, publisher, op, row, represent).catch((err) => ctx.log.warn({ err, objectId: row.id }, 'MQTT publish failed'));
         }
+        bridge?.notify(op, row);
       },
       mqtt: () => (mqttState.publisher ? { uris: mqttState.uris } : undefined),
-    });
+    };
+    bridge = new Oa3Bridge(deps, storage);
+    const theBridge = bridge;
+    ctx.expose(Oa3Token, () => ({ clients, bridge: theBridge }));
+    const router = buildRouter(deps);
     ctx.mount(ctx.config.basePath, router);
   },
   async start(ctx) {

@@ -173,7 +173,7 @@ function ownedBy(p: Principal): Where {
 }
 
 /** Programs and events a VEN may see through `targets`: untargeted ones, or ones carrying one of them. */
-function visibleThrough(targets: readonly string[]): Where {
+export function visibleThrough(targets: readonly string[]): Where {
   return new Where().add((v) => `(cardinality(targets) = 0 OR targets && ${v(targets)}::text[])`);
 }
 
@@ -357,7 +357,7 @@ export function buildRouter(deps: RouteDeps): Router {
 }
 
 /** A change and the notifications it causes commit together; then the dispatcher is woken. */
-async function write(deps: RouteDeps, op: Operation, change: (db: SqlClient) => Promise<ObjectRow>): Promise<ObjectRow> {
+export async function write(deps: Pick<RouteDeps, 'store' | 'committed'>, op: Operation, change: (db: SqlClient) => Promise<ObjectRow>): Promise<ObjectRow> {
   let queued = 0;
   const row = await deps.store.transaction(async (db) => {
     const saved = await change(db);

@@ -1,0 +1,285 @@
+import type { Server } from 'node:https';
+import { readFileSync } from 'node:fs';
+import { createToken, definePlugin, GfError, Router, StorageToken, type Storage } from '../../core/index.js';
+import { Oa3Token } from '../openadr3/api.js';
+import { Oa2Errors } from './errors.js';
+import { oa2Migrations } from './migrations.js';
+import { loadIdentity, Pusher, serviceRouter, startTlsListener } from './transport.js';
+import { Oa2Vtn, type VenRow } from './vtn.js';
+import { durationToMs } from '../../standards/common/ids.js';
+
+export interface Oa2Config {
+  vtnId: string;
+  basePath: string;
+  pollFreq: string;
+  marketContextBase: string;
+  currency: string;
+  openRegistration: boolean;
+  requireSignatures: boolean;
+  autoRequestReports: string[];
+  reportBackDuration: string;
+  nearMinutes: number;
+  maxXmlBytes: number;
+  pushTimeoutMs: number;
+  tls?: { host: string; port: number; certFile: string; keyFile: string; caFile: string };
+  signing?: { certFile: string; keyFile: string };
+  vens: Array<{ venName: string; fingerprint?: string }>;
+}
+
+export const Oa2VtnToken = createToken<Oa2Vtn>('openadr2b.vtn');
+const State = createToken<{ vtn?: Oa2Vtn; pusher?: Pusher; tls?: Server; tlsPort?: number }>('openadr2b.state');
+
+const FINGERPRINT = '^([0-9A-F]{2}:){9}[0-9A-F]{2}$';
+const DURATION = '^P(?!$)(\\d+D)?(T(?=\\d)(\\d+H)?(\\d+M)?(\\d+S)?)?$';
+
+/**
+ * OpenADR 2.0b VTN (profile B, simple HTTP pull and push) over the same programs and events as the
+ * OpenADR 3.1 VTN. See README.md and docs/openadr2b.md.
+ */
+export const openadr2bPlugin = definePlugin<Oa2Config>({
+  manifest: {
+    id: 'openadr2b',
+    version: '0.1.0',
+    requires: ['storage', 'openadr3'],
+    description: 'OpenADR 2.0b VTN (EiRegisterParty, EiEvent, EiReport, EiOpt, OadrPoll; mutual TLS; XML signatures)',
+    config: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        vtnId: { type: 'string', minLength: 1, maxLength: 128, default: 'gridflex-vtn', description: 'ei:vtnID in every message.' },
+        basePath: { type: 'string', pattern: '^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$', default: '/OpenADR2/Simple/2.0b', description: 'Where the services are served (the simple HTTP binding path).' },
+        pollFreq: { type: 'string', pattern: DURATION, default: 'PT10S', description: 'oadrRequestedOadrPollFreq given to VENs.' },
+        marketContextBase: { type: 'string', minLength: 1, default: 'urn:gridflex:program:', description: 'A program\'s market context is this followed by its programName.' },
+        currency: { type: 'string', pattern: '^[A-Z]{3}$', default: 'EUR', description: 'Currency of PRICE signals whose payload descriptor names none.' },
+        openRegistration: { type: 'boolean', default: true, description: 'Over plain HTTP, let unknown VENs register by oadrVenName. Over TLS a VEN must always be provisioned with its certificate fingerprint.' },
+        requireSignatures: { type: 'boolean', default: false, description: 'Refuse unsigned messages from every VEN (otherwise only from VENs registered with oadrXmlSignature).' },
+        autoRequestReports: { type: 'array', items: { enum: ['TELEMETRY_USAGE', 'TELEMETRY_STATUS', 'HISTORY_USAGE'] }, default: ['TELEMETRY_USAGE', 'TELEMETRY_STATUS'], description: 'Reports requested as soon as a VEN registers them.' },
+        reportBackDuration: { type: 'string', pattern: DURATION, default: 'PT1M', description: 'How often a VEN reports back on requested telemetry.' },
+        nearMinutes: { type: 'integer', minimum: 0, maximum: 1440, default: 15, description: 'An event this close to its start has status near (else far).' },
+        maxXmlBytes: { type: 'integer', minimum: 1024, maximum: 16777216, default: 1048576, description: 'Largest accepted message.' },
+        pushTimeoutMs: { type: 'integer', minimum: 100, maximum: 60000, default: 10000, description: 'Per push request to a VEN.' },
+        tls: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['port', 'certFile', 'keyFile', 'caFile'],
+          description: 'An HTTPS listener with mutual TLS (TLS 1.2+): VENs present certificates from caFile and are identified by fingerprint.',
+          properties: {
+            host: { type: 'string', default: '127.0.0.1' },
+            port: { type: 'integer', minimum: 0, maximum: 65535, description: '0 picks a free port (logged and in GET /api/openadr2b).' },
+            certFile: { type: 'string', minLength: 1 },
+            keyFile: { type: 'string', minLength: 1 },
+            caFile: { type: 'string', minLength: 1, description: 'CA certificates VEN certificates must chain to.' },
+          },
+        },
+        signing: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['certFile', 'keyFile'],
+          description: 'Certificate and RSA key the VTN signs with (for VENs that registered with oadrXmlSignature); the TLS ones when absent.',
+          properties: { certFile: { type: 'string', minLength: 1 }, keyFile: { type: 'string', minLength: 1 } },
+        },
+        vens: {
+          type: 'array',
+          default: [],
+          description: 'VENs provisioned at start (name, and the certificate fingerprint for TLS).',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['venName'],
+            properties: { venName: { type: 'string', minLength: 1, maxLength: 128 }, fingerprint: { type: 'string', pattern: FINGERPRINT } },
+          },
+        },
+      },
+    },
+  },
+  register(ctx) {
+    const state: { vtn?: Oa2Vtn; pusher?: Pusher; tls?: Server; tlsPort?: number } = {};
+    ctx.provide(State, () => state);
+    ctx.expose(Oa2VtnToken, () => {
+      if (!state.vtn) throw new Error('openadr2b is not started');
+      return state.vtn;
+    });
+    const lazy = {
+      handle: (...a: Parameters<Oa2Vtn['handle']>) => state.vtn!.handle(...a),
+    } as unknown as Oa2Vtn;
+    ctx.mount(ctx.config.basePath, serviceRouter(lazy));
+    ctx.mount('/api/openadr2b', operatorRouter(() => state.vtn!, () => state.tlsPort, ctx.resolve(StorageToken)));
+  },
+  async start(ctx) {
+    const storage = ctx.resolve(StorageToken);
+    await storage.migrate('openadr2b', oa2Migrations);
+    const cfg = ctx.config;
+    const state = ctx.resolve(State);
+    const signingFiles = cfg.signing ?? (cfg.tls ? { certFile: cfg.tls.certFile, keyFile: cfg.tls.keyFile } : undefined);
+    const identity = signingFiles ? loadIdentity(signingFiles.certFile, signingFiles.keyFile) : undefined;
+    const vtn = new Oa2Vtn(
+      storage,
+      ctx.resolve(Oa3Token).bridge,
+      {
+        vtnId: cfg.vtnId,
+        pollFreq: cfg.pollFreq,
+        marketContextBase: cfg.marketContextBase,
+        currency: cfg.currency,
+        autoRequestReports: cfg.autoRequestReports,
+        reportBackDuration: cfg.reportBackDuration,
+        openRegistration: cfg.openRegistration,
+        nearMs: cfg.nearMinutes * 60_000,
+        requireSignatures: cfg.requireSignatures,
+        maxXmlBytes: cfg.maxXmlBytes,
+      },
+      ctx.log,
+      identity,
+    );
+    await vtn.start();
+    for (const v of cfg.vens) await vtn.provision(v.venName, v.fingerprint ?? null);
+    state.vtn = vtn;
+    state.pusher = new Pusher(vtn, { timeoutMs: cfg.pushTimeoutMs, ...(identity ? { identity } : {}), ...(cfg.tls ? { ca: readFileSync(cfg.tls.caFile, 'utf8') } : {}) }, ctx.log);
+    state.pusher.start();
+    if (cfg.tls) {
+      const { server, port } = await startTlsListener(vtn, { host: cfg.tls.host ?? '127.0.0.1', port: cfg.tls.port, certFile: cfg.tls.certFile, keyFile: cfg.tls.keyFile, caFile: cfg.tls.caFile, basePath: cfg.basePath, maxBytes: cfg.maxXmlBytes }, ctx.log);
+      state.tls = server;
+      state.tlsPort = port;
+      ctx.log.info({ port }, 'OpenADR 2.0b mutual-TLS listener started');
+    }
+  },
+  async stop(ctx) {
+    const state = ctx.resolve(State);
+    state.pusher?.stop();
+    state.vtn?.stop();
+    if (state.tls) {
+      const s = state.tls;
+      s.closeAllConnections();
+      await new Promise<void>((resolve) => s.close(() => resolve()));
+    }
+    state.tls = undefined;
+  },
+});
+
+function publicVen(v: VenRow): Record<string, unknown> {
+  return {
+    venID: v.ven_id,
+    venName: v.ven_name,
+    fingerprint: v.fingerprint,
+    registered: v.registration_id !== null,
+    registrationID: v.registration_id,
+    transport: v.registration_id ? (v.http_pull ? 'pull' : 'push') : null,
+    transportAddress: v.transport_address,
+    xmlSignature: v.xml_signature,
+    reportOnly: v.report_only,
+    registeredDateTime: v.registered_ms ? new Date(v.registered_ms).toISOString() : null,
+    lastSeenDateTime: v.last_seen_ms ? new Date(v.last_seen_ms).toISOString() : null,
+  };
+}
+
+/** The operator API (JSON): provisioning, registrations, what VENs answered and reported. */
+function operatorRouter(vtn: () => Oa2Vtn, tlsPort: () => number | undefined, storage: Storage): Router {
+  const r = new Router();
+  const ven = (id: string): VenRow => {
+    const v = vtn().venById(id);
+    if (!v) throw new GfError(Oa2Errors.GF_OA2B_NOT_FOUND, `no 2.0b VEN '${id}'`);
+    return v;
+  };
+  const str = (b: Record<string, unknown>, k: string, pattern?: RegExp, optional = false): string | undefined => {
+    const v = b[k];
+    if (v === undefined && optional) return undefined;
+    if (typeof v !== 'string' || v.length === 0 || v.length > 128 || (pattern && !pattern.test(v))) {
+      throw new GfError(Oa2Errors.GF_OA2B_INVALID, `'${k}' must be ${pattern ? `a string matching ${pattern.source}` : 'a string of 1 to 128 characters'}`, { data: { field: k } });
+    }
+    return v;
+  };
+  r.get('/', (ctx) => {
+    ctx.body = { vtnID: vtn().settings.vtnId, tlsPort: tlsPort() ?? null, vens: vtn().allVens().length };
+  });
+  r.get('/vens', (ctx) => {
+    ctx.body = vtn().allVens().sort((a, b) => a.ven_name.localeCompare(b.ven_name)).map(publicVen);
+  });
+  r.get('/vens/:id', (ctx) => {
+    ctx.body = publicVen(ven(ctx.params.id!));
+  });
+  r.post('/vens', async (ctx) => {
+    const b = (ctx.request.body ?? {}) as Record<string, unknown>;
+    const venName = str(b, 'venName')!;
+    const fingerprint = str(b, 'fingerprint', new RegExp(FINGERPRINT), true);
+    const existing = vtn().allVens().find((v) => v.fingerprint && v.fingerprint === fingerprint && v.ven_name !== venName);
+    if (existing) throw new GfError(Oa2Errors.GF_OA2B_CONFLICT, `fingerprint belongs to VEN '${existing.ven_name}'`, { data: { field: 'fingerprint' } });
+    ctx.status = 201;
+    ctx.body = publicVen(await vtn().provision(venName, fingerprint ?? null));
+  });
+  r.post('/vens/:id/reregister', async (ctx) => {
+    const v = ven(ctx.params.id!);
+    await vtn().enqueue(v.ven_id, 'oadrRequestReregistration', { venID: v.ven_id });
+    ctx.status = 202;
+    ctx.body = { queued: 'oadrRequestReregistration' };
+  });
+  r.post('/vens/:id/cancel-registration', async (ctx) => {
+    const v = ven(ctx.params.id!);
+    if (!v.registration_id) throw new GfError(Oa2Errors.GF_OA2B_CONFLICT, `VEN '${v.ven_id}' is not registered`);
+    await vtn().enqueue(v.ven_id, 'oadrCancelPartyRegistration', { requestID: 'x', registrationID: v.registration_id, venID: v.ven_id });
+    ctx.status = 202;
+    ctx.body = { queued: 'oadrCancelPartyRegistration' };
+  });
+  r.get('/vens/:id/events', async (ctx) => {
+    const v = ven(ctx.params.id!);
+    const rows = await storage.query('SELECT event_id AS "eventID", delivered_mod AS "modificationNumber", opt_type AS "optType", response_ms::float8 AS "responseMs" FROM oa2_ven_events WHERE ven_id = $1 ORDER BY event_id', [v.ven_id]);
+    ctx.body = rows.rows;
+  });
+  r.get('/vens/:id/opts', async (ctx) => {
+    const v = ven(ctx.params.id!);
+    const rows = await storage.query(
+      `SELECT opt_id AS "optID", opt_type AS "optType", opt_reason AS "optReason", market_context AS "marketContext", event_id AS "eventID", mod_number AS "modificationNumber", periods, targets,
+              created_ms::float8 AS "createdMs", cancelled_ms::float8 AS "cancelledMs" FROM oa2_opts WHERE ven_id = $1 ORDER BY created_ms`,
+      [v.ven_id],
+    );
+    ctx.body = rows.rows.map((x) => ({ ...x, periods: typeof x.periods === 'string' ? JSON.parse(x.periods as string) : x.periods }));
+  });
+  r.get('/vens/:id/report-metadata', async (ctx) => {
+    const v = ven(ctx.params.id!);
+    ctx.body = (await storage.query('SELECT report_specifier_id AS "reportSpecifierID", report_name AS "reportName", body FROM oa2_report_metadata WHERE ven_id = $1 ORDER BY report_specifier_id', [v.ven_id])).rows;
+  });
+  r.get('/vens/:id/report-requests', async (ctx) => {
+    const v = ven(ctx.params.id!);
+    ctx.body = (await storage.query('SELECT report_request_id AS "reportRequestID", report_specifier_id AS "reportSpecifierID", status, body FROM oa2_report_requests WHERE ven_id = $1 ORDER BY created_ms', [v.ven_id])).rows;
+  });
+  r.post('/vens/:id/report-requests', async (ctx) => {
+    const v = ven(ctx.params.id!);
+    const b = (ctx.request.body ?? {}) as Record<string, unknown>;
+    const dur = /^P(?!$)(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$/;
+    const start = b.start === undefined ? undefined : Date.parse(String(b.start));
+    if (start !== undefined && !Number.isFinite(start)) throw new GfError(Oa2Errors.GF_OA2B_INVALID, "'start' must be an ISO 8601 date-time", { data: { field: 'start' } });
+    const spec = {
+      reportSpecifierID: str(b, 'reportSpecifierID')!,
+      granularity: str(b, 'granularity', dur)!,
+      reportBackDuration: str(b, 'reportBackDuration', dur)!,
+      ...(start !== undefined ? { start, duration: str(b, 'duration', dur) ?? 'PT1H' } : {}),
+    };
+    if ((durationToMs(spec.reportBackDuration) ?? 0) < 1000) throw new GfError(Oa2Errors.GF_OA2B_INVALID, "'reportBackDuration' must be at least one second", { data: { field: 'reportBackDuration' } });
+    try {
+      ctx.status = 202;
+      ctx.body = { reportRequestID: await vtn().requestReport(v, spec) };
+    } catch (e) {
+      if ((e as { httpStatus?: number }).httpStatus === 404) throw new GfError(Oa2Errors.GF_OA2B_NOT_FOUND, (e as Error).message);
+      throw e;
+    }
+  });
+  r.delete('/vens/:id/report-requests/:rid', async (ctx) => {
+    const v = ven(ctx.params.id!);
+    if (!(await vtn().cancelReport(v, ctx.params.rid!))) throw new GfError(Oa2Errors.GF_OA2B_NOT_FOUND, `no open report request '${ctx.params.rid}'`);
+    ctx.status = 202;
+    ctx.body = { queued: 'oadrCancelReport' };
+  });
+  r.get('/vens/:id/reports', async (ctx) => {
+    const v = ven(ctx.params.id!);
+    const rows = await storage.query(
+      'SELECT id::int AS id, report_request_id AS "reportRequestID", report_specifier_id AS "reportSpecifierID", report_name AS "reportName", body, received_ms::float8 AS "receivedMs" FROM oa2_reports WHERE ven_id = $1 ORDER BY id DESC LIMIT 200',
+      [v.ven_id],
+    );
+    ctx.body = rows.rows;
+  });
+  r.get('/events/:id/participation', async (ctx) => {
+    const list = await vtn().participation(ctx.params.id!);
+    ctx.body = { eventID: ctx.params.id, vens: list, optIn: list.filter((x) => x.optType === 'optIn').length, optOut: list.filter((x) => x.optType === 'optOut').length };
+  });
+  return r;
+}
+
+export default openadr2bPlugin;

@@ -85,7 +85,8 @@ describe('OpenADR 2.0b over mutual TLS, with XML signatures, pull and push', fun
   const oa3 = async (method: string, p: string, body?: unknown): Promise<any> => {
     const r = await fetch(`${server.url}${OA3}${p}`, { method, headers: { authorization: `Bearer ${bl}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
     assert.ok(r.status < 300, `${method} ${p}: ${r.status}`);
-    return r.json();
+    const text = await r.text();
+    return text ? JSON.parse(text) : undefined;
   };
   const makeVen = (name: string, cert: TestCert, extra: Partial<ConstructorParameters<typeof Oadr2bVen>[0]> = {}): Oadr2bVen => {
     const v = new Oadr2bVen({ vtnUrl: tlsBase, venName: name, tls: { certPem: cert.certPem, keyPem: cert.keyPem, caPem: pki.ca.certPem }, pollMs: 100, tap: (_d, x) => wire.push(x), ...extra });
@@ -108,7 +109,15 @@ describe('OpenADR 2.0b over mutual TLS, with XML signatures, pull and push', fun
     assert.deepEqual(ven.events.get(ev.id)!.signals.map((s) => [s.signalName, s.signalType, s.intervals[0]!.value]), [['ELECTRICITY_PRICE', 'price', 0.31]]);
     await waitFor(async () => ((await (await fetch(`${server.url}/api/openadr2b/events/${ev.id}/participation`)).json()) as any).optIn === 1, 10_000, 'optIn recorded');
     await ven.createOpt({ optType: 'optOut', eventID: ev.id });
+    const schedule = await ven.createOpt({ optType: 'optOut', optReason: 'x-schedule', periods: [{ startMs: start, duration: 'PT30M' }] });
+    await ven.cancelOpt(schedule);
     await waitFor(async () => ((await (await fetch(`${server.url}/api/openadr2b/vens/${ven.venID}/reports`)).json()) as any[]).length > 0, 10_000, 'telemetry over TLS');
+    // Modification and cancellation reach the signing VEN too.
+    await oa3('PUT', `/events/${ev.id}`, { programID: program.id, intervalPeriod: { start: new Date(start).toISOString(), duration: 'PT1H' }, intervals: [{ id: 0, payloads: [{ type: 'PRICE', values: [0.42] }] }] });
+    await waitFor(() => ven.events.get(ev.id)?.modificationNumber === 1, 10_000, 'the modification over TLS');
+    await oa3('DELETE', `/events/${ev.id}`);
+    await waitFor(() => ven.events.get(ev.id)?.status === 'cancelled', 10_000, 'the cancellation over TLS');
+    assert.ok(wire.some((x) => messageName(x) === 'oadrRegisterReport' && x.includes('<ds:Signature') && !x.includes('oadrReportDescription')), 'the VTN registered its own (empty) METADATA report, signed');
     const signedIn = wire.filter((x) => x.includes('<ds:Signature') && /oadrDistributeEvent|oadrCreatedPartyRegistration|oadrResponse/.test(messageName(x) ?? ''));
     assert.ok(signedIn.length > 0, 'the VTN signs what it sends a VEN registered with oadrXmlSignature');
     assert.ok(wire.filter((x) => messageName(x) === 'oadrPoll').every((x) => x.includes('<ds:Signature')), 'every poll of the signing VEN is signed');
@@ -127,6 +136,12 @@ describe('OpenADR 2.0b over mutual TLS, with XML signatures, pull and push', fun
         req.end(encodePayload('oadrPoll', { venID: 'x' }));
       }),
     );
+  });
+
+  it('refuses an oversized body on the TLS listener with 413 and an eiResponse', async () => {
+    const r = await tlsPost(`${tlsBase}/OadrPoll`, `<a>${'x'.repeat(1100 * 1024)}</a>`, venCert, pki.ca.certPem);
+    assert.equal(r.status, 413);
+    assert.match(r.body, /<ei:responseCode>454</);
   });
 
   it('refuses unsigned, tampered and replayed messages from a VEN that signs, and another VEN\'s venID', async () => {
@@ -162,6 +177,8 @@ describe('OpenADR 2.0b over mutual TLS, with XML signatures, pull and push', fun
       return p.vens.some((v: any) => v.venName === 'push-site' && v.optType === 'optOut');
     }, 10_000, 'the pushed VEN\'s optOut to be recorded');
     await ven.cancelRegistration();
+    await vens[0]!.cancelRegistration();
+    assert.equal(((await (await fetch(`${server.url}/api/openadr2b/vens/${vens[0]!.venID}`)).json()) as any).registered, false);
   });
 
   it('emitted every message over TLS (signed ones included) as the official XSD requires', () => {

@@ -106,18 +106,27 @@ async function serve(vtn: Oa2Vtn, cfg: { basePath: string; maxBytes: number }, r
       const r = notXml();
       return send(r.status, r.xml);
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const c of req) {
-      size += (c as Buffer).length;
-      if (size > cfg.maxBytes) {
-        const r = { status: 413, xml: encodePayload('oadrResponse', { eiResponse: eiResponse(ResponseCode.INVALID_DATA, `the message is over ${cfg.maxBytes} bytes`, '') }) };
-        res.setHeader('connection', 'close');
-        return send(r.status, r.xml);
-      }
-      chunks.push(c as Buffer);
+    // Plain 'data' events: an async iterator costs measurably more per poll.
+    const text = await new Promise<string | undefined>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > cfg.maxBytes) {
+          req.removeAllListeners('data');
+          req.resume();
+          resolve(undefined);
+        } else chunks.push(c);
+      });
+      req.on('end', () => resolve(size > cfg.maxBytes ? undefined : chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
+      req.on('error', reject);
+    });
+    if (text === undefined) {
+      const r = { status: 413, xml: encodePayload('oadrResponse', { eiResponse: eiResponse(ResponseCode.INVALID_DATA, `the message is over ${cfg.maxBytes} bytes`, '') }) };
+      res.setHeader('connection', 'close');
+      return send(r.status, r.xml);
     }
-    const reply = await vtn.handle(service, Buffer.concat(chunks).toString('utf8'), peer);
+    const reply = await vtn.handle(service, text, peer);
     send(reply.status, reply.xml);
   } catch (err) {
     log.error({ err }, 'OpenADR 2.0b TLS request failed');

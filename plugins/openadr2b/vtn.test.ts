@@ -166,6 +166,13 @@ describe('OpenADR 2.0b VTN and VEN over plain HTTP (pull)', function () {
     assert.ok(all.some((e) => e.eventID === ids.open));
   });
 
+  it('shows an event as active while it runs and drops it from the list once it has ended', async () => {
+    const short = (await oa3('POST', '/events', { programID: programId, eventName: 'short', intervalPeriod: { start: new Date(Date.now() - 500).toISOString(), duration: 'PT3S' }, intervals: [{ id: 0, payloads: [{ type: 'SIMPLE', values: [2] }] }] })).id;
+    await waitFor(() => ven.events.get(short)?.status === 'active', 10_000, 'the short event to arrive active');
+    assert.equal(ven.events.get(short)!.signals[0]!.currentValue, 2);
+    await waitFor(() => !ven.events.has(short), 10_000, 'the ended event to leave the list');
+  });
+
   it('registers reports both ways, receives requested telemetry, history on request, and cancels requests', async () => {
     const meta = (await api('GET', `/vens/${ven.venID}/report-metadata`)).body;
     assert.deepEqual(meta.map((m: any) => m.reportName).sort(), ['METADATA_HISTORY_USAGE', 'METADATA_TELEMETRY_STATUS', 'METADATA_TELEMETRY_USAGE']);
@@ -216,6 +223,7 @@ describe('OpenADR 2.0b VTN and VEN over plain HTTP (pull)', function () {
     const again = await ven.requestEvents();
     assert.equal(again.find((e) => e.eventID === ids.targeted)?.modificationNumber, modBefore, 'modification numbers survive the restart');
     assert.equal((await api('GET', `/vens/${ven.venID}`)).body.registrationID, regBefore);
+    assert.equal((await api('GET', `/vens/${ven.venID}/report-metadata`)).body.length, 3, 'report registrations survive the restart');
     assert.ok(((await api('GET', `/events/${ids.targeted}/participation`)).body.vens as any[]).length === 1);
     // A message queued for the VEN survives a restart and is delivered, in order, on its next poll.
     ven.opts.pollMs = 3_600_000;

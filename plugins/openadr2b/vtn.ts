@@ -78,7 +78,8 @@ export class Oa2Vtn {
   private readonly events = new Map<string, EventState>();
   private readonly queued = new Map<string, number>();
   private readonly dirty = new Set<string>();
-  private allDirtySince = 0;
+  /** When a VEN's view changes with time alone (an event it holds ends): it is looked at again then. */
+  private readonly recheckAt = new Map<string, number>();
   readonly nonces = new NonceCache();
   /** Called when a VEN has something new (push delivery wakes on it). */
   onPending: (venId: string) => void = () => {};
@@ -143,7 +144,7 @@ export class Oa2Vtn {
   }
 
   hasPending(venId: string): boolean {
-    return (this.queued.get(venId) ?? 0) > 0 || this.dirty.has(venId) || Date.now() - this.allDirtySince > 60_000;
+    return (this.queued.get(venId) ?? 0) > 0 || this.dirty.has(venId) || (this.recheckAt.get(venId) ?? Infinity) <= Date.now();
   }
 
   // ------------------------------------------------------------------ transport entry
@@ -351,12 +352,7 @@ export class Oa2Vtn {
       else this.queued.delete(ven.ven_id);
       if (r.rows[0]) return r.rows[0];
     }
-    if (this.dirty.has(ven.ven_id) || Date.now() - this.allDirtySince > 60_000) {
-      if (Date.now() - this.allDirtySince > 60_000) {
-        // Event statuses move with time; a periodic look catches anything a missed notification left.
-        this.allDirtySince = Date.now();
-        for (const v of this.vens.keys()) this.dirty.add(v);
-      }
+    if (this.dirty.has(ven.ven_id) || (this.recheckAt.get(ven.ven_id) ?? Infinity) <= Date.now()) {
       this.dirty.delete(ven.ven_id);
       const dist = await this.distribution(ven, '', false);
       if (dist) return { name: 'oadrDistributeEvent', body: dist };
@@ -426,6 +422,10 @@ export class Oa2Vtn {
       if (st.endMs !== null && st.endMs <= now) continue;
       shown.push({ st, cancelled: true });
     }
+    // Completed events leave the list, cancelled ones when they would have ended: look again then.
+    const ends = shown.map((x) => x.st.endMs).filter((x): x is number => x !== null && x > now);
+    if (ends.length) this.recheckAt.set(ven.ven_id, Math.min(...ends));
+    else this.recheckAt.delete(ven.ven_id);
     const viewHash = shown.map((x) => `${x.st.snapshot.id}:${x.st.mod}:${x.cancelled ? 1 : 0}`).sort().join(',');
     if (!always && viewHash === (ven.view_hash ?? '')) return undefined;
     const oadrEvent = shown

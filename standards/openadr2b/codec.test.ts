@@ -130,6 +130,11 @@ describe('OpenADR 2.0b codec', () => {
     assert.throws(() => parseXml(`<a>${'<b/>'.repeat(1000)}</a>`, { maxBytes: 1e6, maxDepth: 10, maxNodes: 500 }), (e: Error) => e instanceof XmlError && e.code === 'TOO_MANY_NODES');
     assert.throws(() => parseXml('<a/>', { maxBytes: 2, maxDepth: 10, maxNodes: 10 }), (e: Error) => e instanceof XmlError && e.code === 'TOO_LARGE');
     assert.throws(() => parseXml('<?php evil ?><a/>'), (e: Error) => e instanceof XmlError);
+    for (const bad of ['<a><b></a>', '<p:a/>', '<a x="1" x="2"/>', '<a/><b/>', '<a/>text', '<a x=1/>', '<a>&amp</a>', '<a>&#0;</a>', '<a>\u0001</a>', '<a><!-- x -- y --></a>', '<a><![CDATA[x</a>', '<a', '<a x="<"/>', '<a xmlns:p="urn:p" p:x="1" xmlns:q="urn:p" q:x="2"/>']) {
+      assert.throws(() => parseXml(bad), (e: Error) => e instanceof XmlError && e.code === 'NOT_WELL_FORMED', bad);
+    }
+    const ok = parseXml('\ufeff<?xml version="1.0" encoding="utf-8"?>\n<!-- c --><a xmlns="urn:d" xmlns:p="urn:p" p:k=\'v&apos;\'>x &#x41;&#66;<![CDATA[<&>]]><p:b/></a>\n');
+    assert.deepEqual([ok.uri, ok.attrs[0]!.uri, ok.attrs[0]!.value, ok.children[0], (ok.children[1] as { uri: string }).uri], ['urn:d', 'urn:p', "v'", 'x AB<&>', 'urn:p']);
   });
 
   it('signs and verifies (RSA-SHA256, exclusive C14N, ReplayProtect), and catches tampering, replay, staleness and a foreign key', () => {

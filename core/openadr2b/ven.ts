@@ -1,12 +1,12 @@
 import { randomBytes, createPrivateKey, X509Certificate } from 'node:crypto';
-import { Agent as HttpAgent, createServer as createHttpServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { Agent as HttpsAgent, createServer as createHttpsServer, request as httpsRequest } from 'node:https';
-import type { TLSSocket } from 'node:tls';
+import { Agent as HttpAgent, createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Agent as HttpsAgent, createServer as createHttpsServer } from 'node:https';
 import { durationToMs } from '../../standards/common/ids.js';
 import { decodePayload, encodePayload, parseXcalDateTime, xcalDateTime, type Body } from '../../standards/openadr2b/codec.js';
 import { SERVICE_OF, type MessageName, type Service } from '../../standards/openadr2b/schema.js';
 import { certFingerprint, NonceCache, signPayload, verifyPayload, type SigningIdentity } from '../../standards/openadr2b/signature.js';
 import { payloadTypeOf } from '../../standards/openadr2b/signals.js';
+import { postXml } from './http.js';
 
 /** One event as the VEN holds it. */
 export interface VenEvent {
@@ -125,21 +125,7 @@ export class Oadr2bVen {
   }
 
   private post(url: string, xml: string): Promise<{ status: number; body: string; fingerprint?: string }> {
-    const u = new URL(url);
-    const fn = u.protocol === 'https:' ? httpsRequest : httpRequest;
-    return new Promise((resolve, reject) => {
-      const req = fn(u, { method: 'POST', agent: this.agent, headers: { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(xml) }, timeout: this.opts.timeoutMs ?? 10_000 }, (res) => {
-        const chunks: Buffer[] = [];
-        const sock = res.socket as TLSSocket;
-        const cert = typeof sock.getPeerCertificate === 'function' ? sock.getPeerCertificate(false) : undefined;
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), ...(cert?.raw ? { fingerprint: certFingerprint(cert.raw) } : {}) }));
-        res.on('error', reject);
-      });
-      req.on('timeout', () => req.destroy(new Error(`no answer from ${u.host}`)));
-      req.on('error', reject);
-      req.end(xml);
-    });
+    return postXml(url, xml, { agent: this.agent, timeoutMs: this.opts.timeoutMs ?? 10_000 });
   }
 
   private check(answer: { name: MessageName; body: Body }, expected: MessageName): Body {

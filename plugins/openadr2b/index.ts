@@ -99,10 +99,8 @@ export const openadr2bPlugin = definePlugin<Oa2Config>({
       if (!state.vtn) throw new Error('openadr2b is not started');
       return state.vtn;
     });
-    const lazy = {
-      handle: (...a: Parameters<Oa2Vtn['handle']>) => state.vtn!.handle(...a),
-    } as unknown as Oa2Vtn;
-    ctx.mount(ctx.config.basePath, serviceRouter(lazy));
+    // Requests reach plugin routes only once every plugin has started (503 before), so the VTN exists by then.
+    ctx.mount(ctx.config.basePath, serviceRouter(() => state.vtn!));
     ctx.mount('/api/openadr2b', operatorRouter(() => state.vtn!, () => state.tlsPort, ctx.resolve(StorageToken)));
   },
   async start(ctx) {

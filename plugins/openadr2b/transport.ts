@@ -1,15 +1,15 @@
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpsServer, request as httpsRequest, type Server as HttpsServer } from 'node:https';
-import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { GfError, Router, type Logger } from '../../core/index.js';
-import { decodePayload, type Body } from '../../standards/openadr2b/codec.js';
+import { decodePayload, encodePayload, type Body } from '../../standards/openadr2b/codec.js';
+import { postXml, type PostOptions } from '../../core/openadr2b/http.js';
 import { SERVICE_OF, SERVICES, type MessageName, type Service } from '../../standards/openadr2b/schema.js';
 import { certFingerprint, type SigningIdentity } from '../../standards/openadr2b/signature.js';
 import { Oa2Errors, ResponseCode } from './errors.js';
 import { eiResponse, type Oa2Vtn, type Peer, type Reply } from './vtn.js';
-import { encodePayload } from '../../standards/openadr2b/codec.js';
 
 const XML_TYPE = 'application/xml';
 
@@ -18,13 +18,13 @@ function notXml(): Reply {
 }
 
 /** The simple HTTP binding on the main (plain HTTP) port: POST {basePath}/{Service}. */
-export function serviceRouter(vtn: Oa2Vtn): Router {
+export function serviceRouter(vtn: () => Oa2Vtn): Router {
   const r = new Router();
   r.post('/:service', async (ctx) => {
     const service = ctx.params.service as Service;
     if (!SERVICES.includes(service)) throw new GfError(Oa2Errors.GF_OA2B_NOT_FOUND, `no OpenADR 2.0b service '${service}' (one of ${SERVICES.join(', ')})`);
     const raw = ctx.request.rawBody;
-    const reply = typeof raw === 'string' && /xml/i.test(ctx.get('content-type')) ? await vtn.handle(service, raw, {}) : notXml();
+    const reply = typeof raw === 'string' && /xml/i.test(ctx.get('content-type')) ? await vtn().handle(service, raw, {}) : notXml();
     ctx.status = reply.status;
     ctx.type = XML_TYPE;
     ctx.body = reply.xml;
@@ -134,39 +134,7 @@ async function serve(vtn: Oa2Vtn, cfg: { basePath: string; maxBytes: number }, r
   }
 }
 
-export interface PushClientConfig {
-  timeoutMs: number;
-  identity?: { certPem: string; keyPem: string };
-  ca?: string;
-}
-
-/** Posts one payload to a URL (push delivery, and the VEN client). Resolves with status and body. */
-export function postXml(url: string, xml: string, cfg: PushClientConfig): Promise<{ status: number; body: string; fingerprint?: string }> {
-  const u = new URL(url);
-  const isHttps = u.protocol === 'https:';
-  const fn = isHttps ? httpsRequest : httpRequest;
-  return new Promise((resolve, reject) => {
-    const req = fn(
-      u,
-      {
-        method: 'POST',
-        headers: { 'content-type': XML_TYPE, 'content-length': Buffer.byteLength(xml) },
-        timeout: cfg.timeoutMs,
-        ...(isHttps ? { ...(cfg.identity ? { cert: cfg.identity.certPem, key: cfg.identity.keyPem } : {}), ...(cfg.ca ? { ca: cfg.ca } : {}), minVersion: 'TLSv1.2' as const } : {}),
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        const fp = isHttps ? peerFingerprint(res.socket as TLSSocket) : undefined;
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), ...(fp ? { fingerprint: fp } : {}) }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`no answer from ${u.host} within ${cfg.timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end(xml);
-  });
-}
+export type PushClientConfig = Omit<PostOptions, 'agent'>;
 
 /** `address` plus the service path, whether or not the VEN gave the binding's base path. */
 export function serviceUrl(address: string, service: Service): string {

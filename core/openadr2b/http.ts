@@ -1,0 +1,37 @@
+import { request as httpRequest, type Agent as HttpAgent } from 'node:http';
+import { request as httpsRequest, type Agent as HttpsAgent } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import { certFingerprint } from '../../standards/openadr2b/signature.js';
+
+export interface PostOptions {
+  timeoutMs: number;
+  /** A keep-alive agent (the VEN's); otherwise per-request TLS settings below. */
+  agent?: HttpAgent | HttpsAgent;
+  identity?: { certPem: string; keyPem: string };
+  ca?: string;
+}
+
+/**
+ * POSTs one OpenADR 2.0b payload (`application/xml`); resolves with the status, the body and, over
+ * TLS, the server certificate's OpenADR fingerprint (to check a signed answer against). Used by the
+ * VEN and by the VTN's push delivery.
+ */
+export function postXml(url: string, xml: string, o: PostOptions): Promise<{ status: number; body: string; fingerprint?: string }> {
+  const u = new URL(url);
+  const isHttps = u.protocol === 'https:';
+  const fn = isHttps ? httpsRequest : httpRequest;
+  const tls = isHttps && !o.agent ? { ...(o.identity ? { cert: o.identity.certPem, key: o.identity.keyPem } : {}), ...(o.ca ? { ca: o.ca } : {}), minVersion: 'TLSv1.2' as const } : {};
+  return new Promise((resolve, reject) => {
+    const req = fn(u, { method: 'POST', headers: { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(xml) }, timeout: o.timeoutMs, ...(o.agent ? { agent: o.agent } : {}), ...tls }, (res) => {
+      const chunks: Buffer[] = [];
+      const sock = res.socket as TLSSocket;
+      const cert = isHttps && typeof sock.getPeerCertificate === 'function' ? sock.getPeerCertificate(false) : undefined;
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), ...(cert?.raw ? { fingerprint: certFingerprint(cert.raw) } : {}) }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${u.host} within ${o.timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(xml);
+  });
+}

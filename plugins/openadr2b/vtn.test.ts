@@ -44,7 +44,16 @@ describe('OpenADR 2.0b VTN and VEN over plain HTTP (pull)', function () {
 
   async function boot(port = 0): Promise<void> {
     const config = loadConfigOrThrow({ env: {}, overrides: { port, dataDir: path.join(dir, 'data') } });
-    config.plugins.openadr3 = { enabled: true, config: { clients: [{ clientId: 'bl-1', clientSecret: 'bl-secret-1', role: 'bl', name: 'Utility' }], mqtt: { enabled: false } } };
+    config.plugins.openadr3 = {
+      enabled: true,
+      config: {
+        clients: [
+          { clientId: 'bl-1', clientSecret: 'bl-secret-1', role: 'bl', name: 'Utility' },
+          { clientId: 'ven-31', clientSecret: 'ven-secret-31', role: 'ven', name: 'A 3.1 VEN' },
+        ],
+        mqtt: { enabled: false },
+      },
+    };
     config.plugins.openadr2b = { enabled: true, config: { pollFreq: 'PT1S', reportBackDuration: 'PT1S' } };
     for (const p of ['ledger', 'devices', 'meter-data', 'weather', 'forecasting', 'baseline', 'pv-degradation', 'p2p-market']) config.plugins[p] = { enabled: false, config: {} };
     config.log.level = 'silent';
@@ -128,6 +137,12 @@ describe('OpenADR 2.0b VTN and VEN over plain HTTP (pull)', function () {
     await waitFor(async () => (await api('GET', `/events/${ids.high}/participation`)).body.optOut === 1, 5000, 'the VEN and VTN to agree');
     const p = (await api('GET', `/events/${ids.targeted}/participation`)).body;
     assert.deepEqual(p.vens.map((v: any) => [v.venName, v.optType, v.decidedBy]), [['site-2b', 'optIn', 'oadrCreatedEvent']]);
+    // A 3.1 VEN granted the same target sees the same events.
+    await oa3('POST', '/vens', { objectType: 'BL_VEN_REQUEST', clientID: 'ven-31', venName: 'site-31', targets: ['group-1'] });
+    const t = await fetch(`${server.url}${OA3}/auth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials&client_id=ven-31&client_secret=ven-secret-31' });
+    const venToken = ((await t.json()) as { access_token: string }).access_token;
+    const seen31 = (await (await fetch(`${server.url}${OA3}/events?targets=group-1`, { headers: { authorization: `Bearer ${venToken}` } })).json()) as Array<{ id: string }>;
+    assert.deepEqual(seen31.map((e) => e.id).sort(), [...ven.events.keys()].sort(), 'the 2.0b and the 3.1 VEN see the same events');
   });
 
   it('takes per-event opts and opt schedules into account when it counts who delivers', async () => {
@@ -273,8 +288,12 @@ describe('OpenADR 2.0b VTN and VEN over plain HTTP (pull)', function () {
   });
 
   it('emitted every message on the wire as the official XSD requires', async () => {
-    const failures = xsdFailures(wire);
-    assert.deepEqual(failures.map((f) => `${messageName(wire[f.index]!)}: ${f.error}`), []);
+    // While the server stops and starts (the restart test), the kernel answers 503 in problem+json: not OpenADR.
+    const other = wire.filter((x) => !x.trimStart().startsWith('<'));
+    for (const x of other) assert.match(JSON.parse(x).code, /^GF_HTTP_/, x);
+    const docs = wire.filter((x) => x.trimStart().startsWith('<'));
+    const failures = xsdFailures(docs);
+    assert.deepEqual(failures.map((f) => `${messageName(docs[f.index]!)}: ${f.error}`), []);
     const seen = new Set(wire.map(messageName));
     for (const m of ['oadrQueryRegistration', 'oadrCreatePartyRegistration', 'oadrCreatedPartyRegistration', 'oadrCancelPartyRegistration', 'oadrCanceledPartyRegistration', 'oadrRequestReregistration', 'oadrPoll', 'oadrResponse', 'oadrRequestEvent', 'oadrDistributeEvent', 'oadrCreatedEvent', 'oadrRegisterReport', 'oadrRegisteredReport', 'oadrCreateReport', 'oadrCreatedReport', 'oadrUpdateReport', 'oadrUpdatedReport', 'oadrCancelReport', 'oadrCanceledReport', 'oadrCreateOpt', 'oadrCreatedOpt', 'oadrCancelOpt', 'oadrCanceledOpt']) {
       assert.ok(seen.has(m), `${m} was exchanged`);

@@ -177,7 +177,11 @@ export class Oa2Vtn {
 
   private async dispatch(d: DecodedPayload, peer: Peer, requestId: string): Promise<Reply> {
     const b = d.body;
-    if (d.name === 'oadrQueryRegistration') return this.reply(undefined, 'oadrCreatedPartyRegistration', this.createdRegistration(requestId, peer.fingerprint ? this.vens.get(this.byFingerprint.get(peer.fingerprint) ?? '') : undefined));
+    if (d.name === 'oadrQueryRegistration') {
+      // Over TLS the certificate says who asks: a registered VEN gets its registration back (signed if it signs).
+      const known = peer.fingerprint ? this.vens.get(this.byFingerprint.get(peer.fingerprint) ?? '') : undefined;
+      return this.reply(known?.registration_id ? known : undefined, 'oadrCreatedPartyRegistration', this.createdRegistration(requestId, known));
+    }
     if (d.name === 'oadrCreatePartyRegistration') return this.register(d, peer, requestId);
     const ven = this.authenticate(d, peer);
     ven.last_seen_ms = Date.now();

@@ -201,7 +201,8 @@ export class Oa2Vtn {
       case 'oadrRegisterReport':
         return this.registerReport(ven, b, requestId);
       case 'oadrRegisteredReport':
-        await this.activateRequests(ven, (b.oadrReportRequest ?? []) as Body[]);
+        // The VEN's answer to the VTN's METADATA registration; the VTN offers no reports, so there is nothing to start.
+        this.noVtnReports((b.oadrReportRequest ?? []) as Body[]);
         return this.ok(ven, requestId);
       case 'oadrUpdateReport':
         return this.updateReport(ven, b, requestId);
@@ -520,7 +521,7 @@ export class Oa2Vtn {
     return this.reply(ven, 'oadrRegisteredReport', { eiResponse: eiResponse(ResponseCode.OK, 'OK', requestId), oadrReportRequest: requests, venID: ven.ven_id });
   }
 
-  private async activateRequests(_ven: VenRow, requests: Body[]): Promise<void> {
+  private noVtnReports(requests: Body[]): void {
     if (requests.length) this.log.info({ n: requests.length }, 'a VEN asked for VTN reports; this VTN offers none');
   }
 

@@ -21,6 +21,7 @@ export interface Oa2Config {
   nearMinutes: number;
   maxXmlBytes: number;
   pushTimeoutMs: number;
+  pushHostsWithoutTls: string[];
   tls?: { host: string; port: number; certFile: string; keyFile: string; caFile: string };
   signing?: { certFile: string; keyFile: string };
   vens: Array<{ venName: string; fingerprint?: string }>;
@@ -58,6 +59,7 @@ export const openadr2bPlugin = definePlugin<Oa2Config>({
         nearMinutes: { type: 'integer', minimum: 0, maximum: 1440, default: 15, description: 'An event this close to its start has status near (else far).' },
         maxXmlBytes: { type: 'integer', minimum: 1024, maximum: 16777216, default: 1048576, description: 'Largest accepted message.' },
         pushTimeoutMs: { type: 'integer', minimum: 100, maximum: 60000, default: 10000, description: 'Per push request to a VEN.' },
+        pushHostsWithoutTls: { type: 'array', items: { type: 'string', minLength: 1 }, default: ['127.0.0.1', 'localhost', '::1'], description: 'Hosts a VEN registering over plain HTTP (not authenticated) may name as its push address; VENs registered over mutual TLS may name any.' },
         tls: {
           type: 'object',
           additionalProperties: false,
@@ -124,6 +126,7 @@ export const openadr2bPlugin = definePlugin<Oa2Config>({
         nearMs: cfg.nearMinutes * 60_000,
         requireSignatures: cfg.requireSignatures,
         maxXmlBytes: cfg.maxXmlBytes,
+        pushHostsWithoutTls: cfg.pushHostsWithoutTls,
       },
       ctx.log,
       identity,

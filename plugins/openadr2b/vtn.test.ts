@@ -273,6 +273,8 @@ describe('OpenADR 2.0b VTN and VEN over plain HTTP (pull)', function () {
     assert.equal(big.status, 413);
     const json = await post('{"venID":"x"}', 'OadrPoll', 'application/json');
     assert.equal(json.status, 415);
+    const pushElsewhere = await post(encodePayload('oadrCreatePartyRegistration', { requestID: 'p', oadrProfileName: '2.0b', oadrTransportName: 'simpleHttp', oadrTransportAddress: 'http://10.9.8.7/OpenADR2/Simple/2.0b', oadrReportOnly: false, oadrXmlSignature: false, oadrVenName: 'pusher', oadrHttpPullModel: false }), 'EiRegisterParty');
+    assert.equal(code(pushElsewhere.text), '451', 'an unauthenticated VEN cannot make the VTN push to any host');
     const stranger = await post(encodePayload('oadrPoll', { venID: 'nobody' }), 'OadrPoll');
     assert.equal(code(stranger.text), '463');
     assert.equal((await fetch(`${server.url}/health`)).status, 200, 'the server is still up');

@@ -22,6 +22,8 @@ export interface VtnSettings {
   /** Refuse unsigned messages from every VEN (otherwise only from VENs that registered with oadrXmlSignature). */
   requireSignatures: boolean;
   maxXmlBytes: number;
+  /** Hosts a VEN registering over plain HTTP may give as its push address. */
+  pushHostsWithoutTls: string[];
 }
 
 export interface VenRow {
@@ -275,6 +277,10 @@ export class Oa2Vtn {
     const pull = b.oadrHttpPullModel !== false;
     const address = typeof b.oadrTransportAddress === 'string' ? b.oadrTransportAddress.trim() : '';
     if (!pull && !/^https?:\/\/[^\s]+$/.test(address)) return fail(ResponseCode.INVALID_DATA, 'the push model needs oadrTransportAddress (an http or https URL)');
+    // Push makes the VTN call out: a VEN nobody authenticated (plain HTTP) may only name hosts the operator allows.
+    if (!pull && !peer.fingerprint && !this.settings.pushHostsWithoutTls.includes(new URL(address).hostname.replace(/^\[|\]$/g, ''))) {
+      return fail(ResponseCode.NOT_ALLOWED, `push to ${new URL(address).hostname} is allowed only for VENs registered over mutual TLS (or hosts in pushHostsWithoutTls)`);
+    }
     let ven: VenRow | undefined;
     if (peer.fingerprint) {
       ven = this.vens.get(this.byFingerprint.get(peer.fingerprint) ?? '');

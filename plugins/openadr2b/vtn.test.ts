@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfigOrThrow } from '../../core/config/config.js';
-import { createLogger } from '../../core/index.js';
+import { createLogger, StorageToken } from '../../core/index.js';
 import { Oadr2bVen, type VenEvent, type VenReportSource } from '../../core/openadr2b/ven.js';
 import { startServer, type RunningServer } from '../../core/server.js';
 import { waitFor } from '../../core/testing/wait.js';
@@ -206,6 +206,13 @@ describe('OpenADR 2.0b VTN and VEN over plain HTTP (pull)', function () {
     await waitFor(async () => ((await api('GET', `/vens/${ven.venID}/reports`)).body as any[]).some((x) => x.reportName === 'HISTORY_USAGE'), 10_000, 'the VEN and VTN to agree');
     const hist = ((await api('GET', `/vens/${ven.venID}/reports`)).body as any[]).find((x) => x.reportName === 'HISTORY_USAGE');
     assert.deepEqual(hist.body.intervals.interval.map((i: any) => i.payloads[0].oadrReportPayload.payloadBase.payloadFloat.value), [500, 501, 502]);
+    // Usage reports are meter readings too: in the time-series store, where baselines and forecasts read them.
+    const readings = server.host.contextOf('openadr2b').resolve(StorageToken).readings;
+    const energy = await readings.read({ meterIds: ['site-2b__energy'], quantity: 'energyImport', from: start, to: start + 3 * 3600_000 });
+    assert.deepEqual([...energy[0]!.values], [500, 501, 502]);
+    assert.equal(energy[0]!.resolutionS, 3600);
+    const power = await readings.read({ meterIds: ['site-2b__meter-1'], quantity: 'activePower', from: Date.now() - 3600_000, to: Date.now() + 60_000 });
+    assert.ok(power[0]!.values.length > 0 && power[0]!.values.every((v) => v > 1000), 'telemetry in W');
     // Cancelling the telemetry request stops it on the VEN.
     const requests = (await api('GET', `/vens/${ven.venID}/report-requests`)).body as any[];
     const telemetry = requests.find((r) => r.reportSpecifierID === 'telemetry-1');

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Logger, SqlClient, Storage } from '../../core/index.js';
+import type { Logger, ReadingInput, SqlClient, Storage } from '../../core/index.js';
 import { decodePayload, encodePayload, Oadr2bSchemaError, parseXcalDateTime, XmlError, xcalDateTime, type Body, type DecodedPayload } from '../../standards/openadr2b/codec.js';
 import { SERVICE_OF, type MessageName, type Service } from '../../standards/openadr2b/schema.js';
 import { NonceCache, Oadr2bSignatureError, signPayload, verifyPayload, type SigningIdentity } from '../../standards/openadr2b/signature.js';
@@ -61,6 +61,7 @@ export interface Reply {
 }
 
 const newId = (): string => randomBytes(10).toString('hex');
+const SI_FACTOR: Record<string, number> = { p: 1e-12, n: 1e-9, micro: 1e-6, m: 1e-3, c: 1e-2, d: 1e-1, none: 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12 };
 const VEN_COLUMNS = 'ven_id, ven_name, fingerprint, registration_id, profile, transport_address, http_pull, xml_signature, report_only, view_hash, created_ms::float8 AS created_ms, registered_ms::float8 AS registered_ms, last_seen_ms::float8 AS last_seen_ms';
 
 /** The 3.1 clientID a 2.0b VEN's ven object carries (so BL grants targets to it as to any VEN). */
@@ -594,12 +595,60 @@ export class Oa2Vtn {
         }
       }
     });
+    // The report is kept whatever happens; readings that the store refuses are logged, not answered with an error.
+    await this.storeReadings(ven, reports).catch((err) => this.log.warn({ err, venId: ven.ven_id }, 'could not store a 2.0b usage report as readings'));
     const cancelled = ids.filter((id) => status.get(id) === 'cancelled');
     return this.reply(ven, 'oadrUpdatedReport', {
       eiResponse: eiResponse(ResponseCode.OK, 'OK', requestId),
       ...(cancelled.length ? { oadrCancelReport: { requestID: newId(), reportRequestID: cancelled, reportToFollow: false, venID: ven.ven_id } } : {}),
       venID: ven.ven_id,
     });
+  }
+
+  /**
+   * Usage reports become meter readings in the time-series store (so baselines, forecasts and verification
+   * see them): each rID whose METADATA description carries powerReal or energyReal is a series of meter
+   * `<venName>__<resourceID or rID>` (characters meter ids cannot hold become `-`) (activePower in W, energyImport in Wh, SI scale applied). Other points
+   * (status, prices, levels) stay in the report only.
+   */
+  private async storeReadings(ven: VenRow, reports: Body[]): Promise<number> {
+    const usage = reports.filter((r) => r.reportName === 'TELEMETRY_USAGE' || r.reportName === 'HISTORY_USAGE');
+    if (!usage.length) return 0;
+    const meta = await this.storage.query<{ report_specifier_id: string; body: Body }>(
+      'SELECT report_specifier_id, body FROM oa2_report_metadata WHERE ven_id = $1 AND report_specifier_id = ANY($2::text[])',
+      [ven.ven_id, [...new Set(usage.map((r) => String(r.reportSpecifierID)))]],
+    );
+    const points = new Map<string, { meterId: string; quantity: 'activePower' | 'energyImport'; factor: number }>();
+    for (const m of meta.rows) {
+      for (const d of (m.body.oadrReportDescription ?? []) as Body[]) {
+        const item = d.itemBase as Record<string, { siScaleCode?: string }> | undefined;
+        const kind = item?.powerReal ? 'activePower' : item?.energyReal ? 'energyImport' : undefined;
+        if (!kind) continue;
+        const unit = (item!.powerReal ?? item!.energyReal)!;
+        const source = ((d.reportDataSource as Body | undefined)?.resourceID as string[] | undefined)?.[0];
+        points.set(`${m.report_specifier_id}|${String(d.rID)}`, { meterId: meterIdOf(ven.ven_name, source ?? String(d.rID)), quantity: kind, factor: SI_FACTOR[unit.siScaleCode ?? 'none'] ?? 1 });
+      }
+    }
+    const readings: ReadingInput[] = [];
+    for (const r of usage) {
+      let cursor = r.dtstart ? parseXcalDateTime(String((r.dtstart as Body)['date-time'])) : Date.now();
+      for (const iv of (((r.intervals as Body | undefined)?.interval ?? []) as Body[])) {
+        const start = iv.dtstart ? parseXcalDateTime(String((iv.dtstart as Body)['date-time'])) : cursor;
+        const durS = Math.round((durationToMs(String((iv.duration as Body | undefined)?.duration ?? 'PT0S')) ?? 0) / 1000);
+        cursor = start + durS * 1000;
+        for (const p of (iv.payloads ?? []) as Body[]) {
+          const rp = p.oadrReportPayload as Body | undefined;
+          const point = rp && points.get(`${String(r.reportSpecifierID)}|${String(rp.rID)}`);
+          const value = ((rp?.payloadBase as Body | undefined)?.payloadFloat as Body | undefined)?.value;
+          if (!point || typeof value !== 'number' || !Number.isFinite(value)) continue;
+          const q = String(rp!.oadrDataQuality ?? '');
+          const unit = point.quantity === 'activePower' ? 'W' : 'Wh';
+          readings.push({ meterId: point.meterId, quantity: point.quantity, unit, ts: start, value: value * point.factor, resolutionS: durS, quality: q.startsWith('Quality Bad') ? 'suspect' : q.startsWith('Quality Uncertain') ? 'estimated' : 'measured' });
+        }
+      }
+    }
+    if (!readings.length) return 0;
+    return (await this.storage.readings.write(readings, { onConflict: 'replace' })).written;
   }
 
   // ------------------------------------------------------------------ opts
@@ -681,6 +730,12 @@ export class Oa2Vtn {
     if (this.identity && (ven?.xml_signature || this.settings.requireSignatures)) return signPayload(name, body, this.identity);
     return encodePayload(name, body);
   }
+}
+
+/** A meter id (`[A-Za-z0-9_-]{1,128}`) for a VEN's report point. */
+export function meterIdOf(venName: string, point: string): string {
+  const clean = (x: string) => x.replace(/[^A-Za-z0-9_-]/g, '-');
+  return `${clean(venName).slice(0, 80)}__${clean(point)}`.slice(0, 128);
 }
 
 export function eiResponse(code: ResponseCodeValue, description: string, requestId: string): Body {

@@ -27,6 +27,7 @@ Commands:
   plugins          list plugins, their versions and states
   config check     validate a config file and print every error
   ven              run an OpenADR 3.1 VEN against a VTN
+  ven2b            run an OpenADR 2.0b VEN against a VTN
 
 Options: --help on any command, --version`,
   serve: `Usage: gridflex serve [--port N] [--host ADDR] [--config FILE] [--data DIR]
@@ -49,6 +50,15 @@ Runs an OpenADR 3.1 VEN against any VTN: discovers the token endpoint, registers
 resources, follows events (MQTT if offered, else webhook if --webhook-port is given, else polling)
 and prints each change of its event timeline (JSON lines with --json) until SIGINT or SIGTERM.
 The secret may come from GRIDFLEX_VEN_CLIENT_SECRET instead of the command line.`,
+  ven2b: `Usage: gridflex ven2b --vtn URL --ven-name NAME [--cert FILE --key FILE --ca FILE] [--sign]
+                      [--push-host ADDR --push-port N] [--opt in|out] [--poll-seconds N] [--json]
+
+Runs an OpenADR 2.0b VEN (profile B, simple HTTP) against any VTN. URL is the service base, e.g.
+https://vtn.example:8443/OpenADR2/Simple/2.0b. With --cert, --key and --ca it uses mutual TLS (the VTN
+identifies it by its certificate's fingerprint, printed at start); --sign signs every message. It
+registers, answers every event with --opt (default in), polls at the VTN's requested frequency (or
+--poll-seconds), or listens for pushes with --push-port, and prints each event it receives (JSON lines
+with --json) until SIGINT or SIGTERM.`,
   config: `Usage: gridflex config check [FILE] [--json]
 
 Validates the config (FILE, else GRIDFLEX_CONFIG, else defaults) with environment overrides:
@@ -82,6 +92,8 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
         return await configCommand(rest, io);
       case 'ven':
         return await venCommand(rest, io);
+      case 'ven2b':
+        return await ven2bCommand(rest, io);
       default:
         return await pluginCommand(command, rest, io);
     }
@@ -277,6 +289,83 @@ async function venCommand(args: string[], io: CliIo): Promise<number> {
   });
   await ven.start();
   io.err(`gridflex ven: ${values['ven-name']} (${ven.venId}) following events by ${ven.mode}; targets ${ven.targets.join(', ') || '(none)'}`);
+  return new Promise<number>((resolve) => {
+    const stop = () => {
+      ven.stop().then(() => resolve(0), () => resolve(1));
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+async function ven2bCommand(args: string[], io: CliIo): Promise<number> {
+  const { values } = parse(args, {
+    vtn: { type: 'string' },
+    'ven-name': { type: 'string' },
+    cert: { type: 'string' },
+    key: { type: 'string' },
+    ca: { type: 'string' },
+    sign: { type: 'boolean' },
+    'push-host': { type: 'string' },
+    'push-port': { type: 'string' },
+    opt: { type: 'string' },
+    'poll-seconds': { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  if (values.help) {
+    io.out(HELP.ven2b!);
+    return 0;
+  }
+  for (const [name, v] of [['--vtn', values.vtn], ['--ven-name', values['ven-name']]] as const) {
+    if (!v) throw usage(`${name} is required (see gridflex ven2b --help)`);
+  }
+  try {
+    const u = new URL(values.vtn!);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
+  } catch {
+    throw usage(`--vtn must be an http(s) URL, got '${values.vtn}'`);
+  }
+  const tlsFiles = [values.cert, values.key, values.ca].filter((x) => x !== undefined).length;
+  if (tlsFiles !== 0 && tlsFiles !== 3) throw usage('--cert, --key and --ca go together (mutual TLS)');
+  if (values.sign && tlsFiles === 0) throw usage('--sign needs --cert and --key (messages are signed with the TLS key)');
+  const opt = values.opt ?? 'in';
+  if (opt !== 'in' && opt !== 'out') throw usage(`--opt must be in or out, got '${opt}'`);
+  const pollSeconds = values['poll-seconds'] === undefined ? undefined : Number(values['poll-seconds']);
+  if (pollSeconds !== undefined && (!Number.isInteger(pollSeconds) || pollSeconds < 1)) throw usage('--poll-seconds must be a whole number ≥ 1');
+  const pushPort = values['push-port'] === undefined ? undefined : portOf(values['push-port']);
+  let tls: { certPem: string; keyPem: string; caPem: string } | undefined;
+  if (tlsFiles === 3) {
+    const { readFileSync } = await import('node:fs');
+    const read = (flag: string, file: string): string => {
+      try {
+        return readFileSync(file, 'utf8');
+      } catch (e) {
+        throw usage(`${flag} ${file}: ${(e as Error).message}`);
+      }
+    };
+    tls = { certPem: read('--cert', values.cert!), keyPem: read('--key', values.key!), caPem: read('--ca', values.ca!) };
+  }
+  const { Oadr2bVen } = await import('../openadr2b/ven.js');
+  const print = (kind: string, e: { eventID: string; modificationNumber: number; status: string; marketContext: string; startMs: number; durationMs: number; optType?: string }): void => {
+    const line = { at: new Date().toISOString(), change: kind, eventID: e.eventID, modificationNumber: e.modificationNumber, status: e.status, marketContext: e.marketContext, start: new Date(e.startMs).toISOString(), durationS: e.durationMs / 1000, optType: e.optType ?? null };
+    io.out(values.json ? JSON.stringify(line) : `${line.at} ${kind.padEnd(9)} ${e.status.padEnd(9)} ${e.eventID} #${e.modificationNumber} ${e.marketContext}`);
+  };
+  const ven = new Oadr2bVen({
+    vtnUrl: values.vtn!,
+    venName: values['ven-name']!,
+    ...(tls ? { tls } : {}),
+    sign: values.sign === true,
+    ...(pushPort !== undefined ? { push: { host: values['push-host'] ?? '127.0.0.1', port: pushPort } } : {}),
+    ...(pollSeconds !== undefined ? { pollMs: pollSeconds * 1000 } : {}),
+    log: (m, d) => io.err(`ven2b: ${m}${d ? ` ${JSON.stringify(d)}` : ''}`),
+    onEvent: (e) => {
+      print('event', { ...e, optType: opt === 'in' ? 'optIn' : 'optOut' });
+      return opt === 'in' ? 'optIn' : 'optOut';
+    },
+    onCancel: (e) => print('cancelled', e),
+  });
+  await ven.start();
+  io.err(`gridflex ven2b: ${values['ven-name']} registered as ${ven.venID}${ven.fingerprint ? ` (certificate ${ven.fingerprint})` : ''}; ${pushPort !== undefined ? `listening for pushes on port ${ven.pushPort}` : `polling every ${(pollSeconds ?? ven.pollFreqMs / 1000)} s`}`);
   return new Promise<number>((resolve) => {
     const stop = () => {
       ven.stop().then(() => resolve(0), () => resolve(1));

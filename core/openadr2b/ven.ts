@@ -210,7 +210,6 @@ export class Oadr2bVen {
     if (!this.running) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.pollLoop(), ms);
-    this.timer.unref?.();
   }
 
   private async pollLoop(): Promise<void> {

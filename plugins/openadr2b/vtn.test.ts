@@ -7,6 +7,7 @@ import { createLogger, StorageToken } from '../../core/index.js';
 import { Oadr2bVen, type VenEvent, type VenReportSource } from '../../core/openadr2b/ven.js';
 import { startServer, type RunningServer } from '../../core/server.js';
 import { waitFor } from '../../core/testing/wait.js';
+import { exited, gridflex, run } from '../../test/process.js';
 import { encodePayload } from '../../standards/openadr2b/codec.js';
 import { messageName, xsdFailures } from '../../standards/openadr2b/testing/xsd.js';
 
@@ -285,6 +286,25 @@ describe('OpenADR 2.0b VTN and VEN over plain HTTP (pull)', function () {
     const stranger = await post(encodePayload('oadrPoll', { venID: 'nobody' }), 'OadrPoll');
     assert.equal(code(stranger.text), '463');
     assert.equal((await fetch(`${server.url}/health`)).status, 200, 'the server is still up');
+  });
+
+  it('runs as `gridflex ven2b`, answering events with --opt and printing them as JSON lines until SIGTERM', async () => {
+    const bad = await run(['ven2b', '--vtn', `${server.url}${OA2}`, '--ven-name', 'x', '--cert', 'a.pem']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /--cert, --key and --ca go together/);
+    const proc = gridflex(['ven2b', '--vtn', `${server.url}${OA2}`, '--ven-name', 'cli-2b', '--opt', 'out', '--poll-seconds', '1', '--json']);
+    let out = '';
+    let err = '';
+    proc.stdout!.on('data', (d) => (out += d));
+    proc.stderr!.on('data', (d) => (err += d));
+    await waitFor(() => /registered as/.test(err), 30_000, `the CLI VEN to register: ${err}`);
+    const ev = (await oa3('POST', '/events', event('for the CLI', Date.now() + 7200_000))).id;
+    await waitFor(() => out.includes(ev), 15_000, `the event line: ${out} ${err}`);
+    const line = JSON.parse(out.trim().split('\n').find((l) => l.includes(ev))!);
+    assert.deepEqual([line.change, line.optType, line.modificationNumber], ['event', 'optOut', 0]);
+    await waitFor(async () => ((await api('GET', `/events/${ev}/participation`)).body.vens as any[]).some((v) => v.venName === 'cli-2b' && v.optType === 'optOut'), 10_000, 'the CLI VEN\'s optOut');
+    proc.kill('SIGTERM');
+    assert.equal((await exited(proc)).code, 0);
   });
 
   it('cancels a registration: the VEN is refused until it registers again', async () => {

@@ -1,7 +1,7 @@
 import { randomBytes, createPrivateKey, X509Certificate } from 'node:crypto';
 import { Agent as HttpAgent, createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent, createServer as createHttpsServer } from 'node:https';
-import { durationToMs } from '../../standards/common/ids.js';
+import { durationToMs, msToDuration } from '../../standards/common/ids.js';
 import { decodePayload, encodePayload, parseXcalDateTime, xcalDateTime, type Body } from '../../standards/openadr2b/codec.js';
 import { SERVICE_OF, type MessageName, type Service } from '../../standards/openadr2b/schema.js';
 import { certFingerprint, NonceCache, signPayload, verifyPayload, type SigningIdentity } from '../../standards/openadr2b/signature.js';
@@ -416,11 +416,11 @@ export class Oadr2bVen {
     const step = req.granularityMs || req.backMs;
     const report = {
       dtstart: { 'date-time': xcalDateTime(samples[0]!.t) },
-      duration: { duration: `PT${Math.round((samples.length * step) / 1000)}S` },
+      duration: { duration: msToDuration(samples.length * step) },
       intervals: {
         interval: samples.map((s) => ({
           dtstart: { 'date-time': xcalDateTime(s.t) },
-          duration: { duration: `PT${Math.max(1, Math.round(step / 1000))}S` },
+          duration: { duration: msToDuration(Math.max(1000, step)) },
           payloads: [...s.values].map(([rID, v]) => ({ oadrReportPayload: { rID, confidence: 100, payloadBase: payloadOf(v), oadrDataQuality: 'Quality Good - Non Specific' } })),
         })),
       },

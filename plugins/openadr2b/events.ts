@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { durationToMs } from '../../standards/common/ids.js';
+import { durationToMs, msToDuration } from '../../standards/common/ids.js';
 import { xcalDateTime, type Body } from '../../standards/openadr2b/codec.js';
 import { powerScale, signalFor } from '../../standards/openadr2b/signals.js';
 import { eventEndMs } from '../../standards/openadr3/time.js';
@@ -51,14 +51,6 @@ export function intervalsOf(body: Record<string, unknown>): { start: number; end
   return { start: Math.min(...out.map((x) => x.startMs)), end, intervals: out };
 }
 
-function isoDuration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = s % 60;
-  return `PT${h ? `${h}H` : ''}${m ? `${m}M` : ''}${sec || (!h && !m) ? `${sec}S` : ''}`;
-}
-
 export interface RenderOptions {
   modNumber: number;
   cancelled: boolean;
@@ -101,7 +93,7 @@ export function renderEiEvent(s: EventSnapshot, o: RenderOptions): Body | undefi
         interval: t.intervals.map((iv, i) => ({
           // The first interval starts with the event; the others follow, unless they carry their own start.
           ...(i > 0 && iv.startMs !== t.intervals[i - 1]!.startMs + t.intervals[i - 1]!.durMs ? { dtstart: { 'date-time': xcalDateTime(iv.startMs) } } : {}),
-          duration: { duration: isoDuration(iv.durMs) },
+          duration: { duration: msToDuration(iv.durMs) },
           uid: { text: String(i) },
           payloads: [{ signalPayload: { payloadBase: { payloadFloat: { value: value(iv) } } } }],
         })),
@@ -127,7 +119,7 @@ export function renderEiEvent(s: EventSnapshot, o: RenderOptions): Body | undefi
       ...(typeof s.body.eventName === 'string' ? { vtnComment: s.body.eventName } : {}),
     },
     eiActivePeriod: {
-      properties: { dtstart: { 'date-time': xcalDateTime(t.start) }, duration: { duration: isoDuration(t.end - t.start) } },
+      properties: { dtstart: { 'date-time': xcalDateTime(t.start) }, duration: { duration: msToDuration(t.end - t.start) } },
       components: '',
     },
     eiEventSignals: { eiEventSignal: signals },

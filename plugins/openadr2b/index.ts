@@ -1,10 +1,9 @@
 import type { Server } from 'node:https';
-import { readFileSync } from 'node:fs';
 import { createToken, definePlugin, GfError, Router, StorageToken, type Storage } from '../../core/index.js';
 import { Oa3Token } from '../openadr3/api.js';
 import { Oa2Errors } from './errors.js';
 import { oa2Migrations } from './migrations.js';
-import { loadIdentity, Pusher, serviceRouter, startTlsListener } from './transport.js';
+import { loadCa, loadIdentity, Pusher, serviceRouter, startTlsListener } from './transport.js';
 import { Oa2Vtn, type VenRow } from './vtn.js';
 import { durationToMs } from '../../standards/common/ids.js';
 
@@ -110,8 +109,10 @@ export const openadr2bPlugin = definePlugin<Oa2Config>({
     await storage.migrate('openadr2b', oa2Migrations);
     const cfg = ctx.config;
     const state = ctx.resolve(State);
-    const signingFiles = cfg.signing ?? (cfg.tls ? { certFile: cfg.tls.certFile, keyFile: cfg.tls.keyFile } : undefined);
-    const identity = signingFiles ? loadIdentity(signingFiles.certFile, signingFiles.keyFile) : undefined;
+    // Certificates, keys and the CA are read once: the TLS listener, push delivery and signatures share them.
+    const tlsIdentity = cfg.tls ? loadIdentity(cfg.tls.certFile, cfg.tls.keyFile) : undefined;
+    const ca = cfg.tls ? loadCa(cfg.tls.caFile) : undefined;
+    const identity = cfg.signing ? loadIdentity(cfg.signing.certFile, cfg.signing.keyFile) : tlsIdentity;
     const vtn = new Oa2Vtn(
       storage,
       ctx.resolve(Oa3Token).bridge,
@@ -134,10 +135,10 @@ export const openadr2bPlugin = definePlugin<Oa2Config>({
     await vtn.start();
     for (const v of cfg.vens) await vtn.provision(v.venName, v.fingerprint ?? null);
     state.vtn = vtn;
-    state.pusher = new Pusher(vtn, { timeoutMs: cfg.pushTimeoutMs, ...(identity ? { identity } : {}), ...(cfg.tls ? { ca: readFileSync(cfg.tls.caFile, 'utf8') } : {}) }, ctx.log);
+    state.pusher = new Pusher(vtn, { timeoutMs: cfg.pushTimeoutMs, ...(tlsIdentity ? { identity: tlsIdentity } : {}), ...(ca ? { ca } : {}) }, ctx.log);
     state.pusher.start();
-    if (cfg.tls) {
-      const { server, port } = await startTlsListener(vtn, { host: cfg.tls.host ?? '127.0.0.1', port: cfg.tls.port, certFile: cfg.tls.certFile, keyFile: cfg.tls.keyFile, caFile: cfg.tls.caFile, basePath: cfg.basePath, maxBytes: cfg.maxXmlBytes }, ctx.log);
+    if (cfg.tls && tlsIdentity && ca) {
+      const { server, port } = await startTlsListener(vtn, { host: cfg.tls.host ?? '127.0.0.1', port: cfg.tls.port, identity: tlsIdentity, ca, basePath: cfg.basePath, maxBytes: cfg.maxXmlBytes }, ctx.log);
       state.tls = server;
       state.tlsPort = port;
       ctx.log.info({ port }, 'OpenADR 2.0b mutual-TLS listener started');
@@ -231,7 +232,7 @@ function operatorRouter(vtn: () => Oa2Vtn, tlsPort: () => number | undefined, st
               created_ms::float8 AS "createdMs", cancelled_ms::float8 AS "cancelledMs" FROM oa2_opts WHERE ven_id = $1 ORDER BY created_ms`,
       [v.ven_id],
     );
-    ctx.body = rows.rows.map((x) => ({ ...x, periods: typeof x.periods === 'string' ? JSON.parse(x.periods as string) : x.periods }));
+    ctx.body = rows.rows;
   });
   r.get('/vens/:id/report-metadata', async (ctx) => {
     const v = ven(ctx.params.id!);

@@ -35,11 +35,20 @@ export function serviceRouter(vtn: () => Oa2Vtn): Router {
 export interface TlsListenerConfig {
   host: string;
   port: number;
-  certFile: string;
-  keyFile: string;
-  caFile: string;
+  /** The VTN's certificate and key, and the CA VEN certificates must chain to (loaded once by the plugin). */
+  identity: { certPem: string; keyPem: string };
+  ca: string;
   basePath: string;
   maxBytes: number;
+}
+
+/** Reads the CA file VEN certificates must chain to. */
+export function loadCa(caFile: string): string {
+  try {
+    return readFileSync(caFile, 'utf8');
+  } catch (e) {
+    throw new GfError(Oa2Errors.GF_OA2B_TLS_CONFIG, `cannot read CA file ${caFile}: ${(e as Error).message}`, { cause: e });
+  }
 }
 
 /** Loads the VTN's certificate and key once (for the TLS listener, signatures and push). */
@@ -71,14 +80,7 @@ function peerFingerprint(socket: TLSSocket): string | undefined {
  * CA). A plain node handler rather than Koa: this is the hot path of every poll.
  */
 export async function startTlsListener(vtn: Oa2Vtn, cfg: TlsListenerConfig, log: Logger): Promise<{ server: HttpsServer; port: number }> {
-  let ca: string;
-  let id: ReturnType<typeof loadIdentity>;
-  try {
-    id = loadIdentity(cfg.certFile, cfg.keyFile);
-    ca = readFileSync(cfg.caFile, 'utf8');
-  } catch (e) {
-    throw e instanceof GfError ? e : new GfError(Oa2Errors.GF_OA2B_TLS_CONFIG, `cannot read CA file ${cfg.caFile}: ${(e as Error).message}`);
-  }
+  const { identity: id, ca } = cfg;
   const server = createHttpsServer({ key: id.keyPem, cert: id.certPem, ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, (req, res) => {
     void serve(vtn, cfg, req, res, { fingerprint: peerFingerprint(req.socket as TLSSocket) }, log);
   });

@@ -667,6 +667,7 @@ export class Oa2Vtn {
     if (q && !(await this.storage.query('SELECT 1 FROM oa2_ven_events WHERE ven_id = $1 AND event_id = $2', [ven.ven_id, q.eventID])).rows[0]) {
       throw new Oa2Refusal(ResponseCode.INVALID_ID, `event '${q.eventID}' was not given to this VEN`);
     }
+    // periods go as JSON text: node-postgres would send a JS array as a PostgreSQL array, not as JSON.
     await this.storage.query(
       `INSERT INTO oa2_opts (opt_id, ven_id, opt_type, opt_reason, market_context, event_id, mod_number, periods, targets, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
        ON CONFLICT (opt_id) DO UPDATE SET opt_type = EXCLUDED.opt_type, opt_reason = EXCLUDED.opt_reason, market_context = EXCLUDED.market_context, event_id = EXCLUDED.event_id,
@@ -695,7 +696,7 @@ export class Oa2Vtn {
       'SELECT ve.ven_id, v.ven_name, ve.delivered_mod, ve.opt_type FROM oa2_ven_events ve JOIN oa2_vens v USING (ven_id) WHERE ve.event_id = $1 ORDER BY v.ven_name',
       [eventId],
     );
-    const opts = await this.storage.query<{ ven_id: string; opt_type: string; event_id: string | null; periods: Array<{ start: number; end: number }> | string; created_ms: number }>(
+    const opts = await this.storage.query<{ ven_id: string; opt_type: string; event_id: string | null; periods: Array<{ start: number; end: number }>; created_ms: number }>(
       `SELECT ven_id, opt_type, event_id, periods, created_ms::float8 AS created_ms FROM oa2_opts WHERE cancelled_ms IS NULL AND ven_id = ANY($1::text[]) ORDER BY created_ms DESC`,
       [rows.rows.map((r) => r.ven_id)],
     );
@@ -704,7 +705,7 @@ export class Oa2Vtn {
       const perEvent = mine.find((o) => o.event_id === eventId);
       if (perEvent) return { venID: r.ven_id, venName: r.ven_name, optType: perEvent.opt_type, decidedBy: 'oadrCreateOpt (event)', deliveredModificationNumber: r.delivered_mod };
       const schedule = span
-        ? mine.find((o) => o.event_id === null && (typeof o.periods === 'string' ? JSON.parse(o.periods) : o.periods).some((p: { start: number; end: number }) => p.start < span.end && p.end > span.start))
+        ? mine.find((o) => o.event_id === null && o.periods.some((p) => p.start < span.end && p.end > span.start))
         : undefined;
       if (schedule) return { venID: r.ven_id, venName: r.ven_name, optType: schedule.opt_type, decidedBy: 'oadrCreateOpt (schedule)', deliveredModificationNumber: r.delivered_mod };
       return { venID: r.ven_id, venName: r.ven_name, optType: r.opt_type, decidedBy: r.opt_type ? 'oadrCreatedEvent' : 'no answer', deliveredModificationNumber: r.delivered_mod };

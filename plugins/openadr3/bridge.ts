@@ -77,11 +77,9 @@ export class Oa3Bridge {
       events.push(...page);
       if (page.length < 500) break;
     }
-    const programs = new Map<string, ObjectRow>();
-    for (const id of new Set(events.map((e) => e.program_id).filter((x): x is string => !!x))) {
-      const p = await this.deps.store.get('PROGRAM', id);
-      if (p) programs.set(id, p);
-    }
+    const ids = [...new Set(events.map((e) => e.program_id).filter((x): x is string => !!x))];
+    const rows = ids.length ? await this.deps.store.list('PROGRAM', new Where().add((v) => `id = ANY(${v(ids)}::text[])`), 0, ids.length) : [];
+    const programs = new Map(rows.map((p) => [p.id, p]));
     return { events, programs, granted };
   }
 }

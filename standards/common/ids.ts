@@ -54,3 +54,12 @@ export function durationToMs(value: string): number | undefined {
   const ms = ((((p.weeks * 7 + p.days) * 24 + p.hours) * 60 + p.minutes) * 60 + p.seconds) * 1000;
   return p.negative ? -ms : ms;
 }
+
+/** The inverse of `durationToMs` for whole seconds: `PT1H30M`, `PT45S`, `PT0S` (rounded to the second). */
+export function msToDuration(ms: number): IsoDuration {
+  const s = Math.max(0, Math.round(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  return `PT${h ? `${h}H` : ''}${m ? `${m}M` : ''}${sec || (!h && !m) ? `${sec}S` : ''}` as IsoDuration;
+}

@@ -38,22 +38,29 @@ export function evaluateBaselines(input: {
   const placebo: number[] = [];
   for (let d = input.fromDay; d < first.days; d++) if (weekday(first, d) < 5 && !holidays.has(first.start + d * DAY_MS)) placebo.push(d);
   const scores: BaselineScore[] = [];
+  const { startSlot, endSlot } = input.window;
+  const windowOf = (v: ArrayLike<number>) => {
+    let t = 0;
+    for (let i = startSlot; i < endSlot; i++) t += v[i]!;
+    return t;
+  };
+  const matrices = input.series.map((s) => s.matrix);
   input.methods.forEach((method, mi) => {
+    // baseline[k][h]: member h's baseline over the window on placebo day k
+    const baseline = placebo.map((d) =>
+      method.computeGroup ? method.computeGroup(matrices, d, input.window, ctx).members.map((r) => windowOf(r.baseline)) : matrices.map((m) => windowOf(method.compute(m, d, input.window, ctx).baseline)),
+    );
     const perAbs: number[] = [];
     const perBias: number[] = [];
     const portB = new Float64Array(placebo.length);
     const portA = new Float64Array(placebo.length);
-    for (const s of input.series) {
+    input.series.forEach((s, h) => {
       let absSum = 0;
       let biasSum = 0;
       let n = 0;
       placebo.forEach((d, k) => {
-        const actual = row(s.matrix, d);
-        let a = 0;
-        for (let i = input.window.startSlot; i < input.window.endSlot; i++) a += actual[i]!;
-        const r = method.compute(s.matrix, d, input.window, ctx);
-        let b = 0;
-        for (let i = input.window.startSlot; i < input.window.endSlot; i++) b += r.baseline[i]!;
+        const a = windowOf(row(s.matrix, d));
+        const b = baseline[k]![h]!;
         if (Number.isNaN(a) || Number.isNaN(b)) return;
         portA[k]! += a;
         portB[k]! += b;
@@ -67,7 +74,7 @@ export function evaluateBaselines(input: {
         perAbs.push(absSum / n);
         perBias.push(biasSum / n);
       }
-    }
+    });
     const errs = placebo.map((_, k) => (portB[k]! - portA[k]!) / portA[k]!).filter(Number.isFinite);
     const abs = errs.map(Math.abs).sort((x, y) => x - y);
     scores.push({

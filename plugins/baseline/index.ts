@@ -21,7 +21,7 @@ export const baselinePlugin = definePlugin<BaselineConfig>({
     id: 'baseline',
     version: '0.1.0',
     requires: ['storage'],
-    description: 'customer baseline load (10-in-10 with day-of adjustment, high 5 of 10, weather regression) and flexibility estimates',
+    description: 'customer baseline load (10-in-10 with day-of adjustment, 10-in-10 with a learned portfolio adjustment, high 5 of 10, weather regression) and flexibility estimates',
     config: {
       type: 'object',
       additionalProperties: false,

@@ -28,12 +28,24 @@ export interface BaselineResult {
   adjustment: number;
 }
 
+export interface GroupBaselineResult {
+  /** One result per member, in the order given. */
+  members: BaselineResult[];
+  /** The sum of the members' baselines. */
+  aggregate: BaselineResult;
+}
+
 export interface BaselineMethod {
   readonly id: string;
   readonly version: string;
   /** The rule in one paragraph (README, API). */
   readonly rule: string;
   compute(m: DailyMatrix, day: number, w: Window, ctx: BaselineContext): BaselineResult;
+  /**
+   * Methods that learn from the whole group (a portfolio) compute its members together; without this, a
+   * group's baseline is each member's `compute`. Member matrices share one calendar.
+   */
+  computeGroup?(members: readonly DailyMatrix[], day: number, w: Window, ctx: BaselineContext): GroupBaselineResult;
 }
 
 export interface AdjustmentRule {
@@ -207,8 +219,157 @@ export function weatherRegression(opts: { lookbackDays: number; adjustment: Adju
   };
 }
 
+export interface LearnedAdjustmentOptions {
+  weekdays: number;
+  weekends: number;
+  lookbackDays: number;
+  /** Past days (of the event's type) the adjustment is learned from, and the fewest it needs. */
+  trainingDays: number;
+  minTrainingDays: number;
+  /** The signal: the hour(s) ending `gapHours` before the event. */
+  hours: number;
+  gapHours: number;
+  /** Share of members cut at each end before averaging their log ratios. */
+  trim: number;
+  /** Ridge penalty on the slope (log units). */
+  ridge: number;
+  /** The learned factor is kept within 1 ± cap. */
+  cap: number;
+  /** Used when there is too little history to learn from. */
+  fallback: AdjustmentRule;
+}
+
+export const DEFAULT_LEARNED: LearnedAdjustmentOptions = {
+  weekdays: 10,
+  weekends: 4,
+  lookbackDays: 45,
+  trainingDays: 60,
+  minTrainingDays: 8,
+  hours: 1,
+  gapHours: 1,
+  trim: 0.2,
+  ridge: 0.03,
+  cap: 0.3,
+  fallback: DEFAULT_ADJUSTMENT,
+};
+
+/** What one day says about the group: the day-of signal x and, on history days, the window's log ratio y. */
+interface DayFeatures {
+  x: number;
+  y: number;
+}
+
+/**
+ * 10-in-10 with a learned portfolio adjustment. The day-of adjustment of the CAISO rule scales each member by
+ * its own ratio of actual to baseline before the event; on a portfolio that ratio is mostly one household's
+ * kettle or washing machine, and how much a morning or afternoon deviation carries into the event window is
+ * not 1. This method measures the day's common deviation robustly (the trimmed mean, over members, of
+ * log(actual/baseline) in the hour before the gap) and learns, from the group's own past days of the event's
+ * type (each treated as a placebo event: no past event days, no holidays), how the group's window load relates
+ * to it: log(window actual / window 10-in-10) = a + b·signal, fitted by ridge regression. The factor exp(a + b·x)
+ * (kept within 1 ± cap) multiplies every member's unadjusted 10-in-10 baseline. With fewer than
+ * `minTrainingDays` usable past days it falls back to the capped 10-in-10 rule.
+ */
+export function learnedAdjustment(o: LearnedAdjustmentOptions = DEFAULT_LEARNED, id = '10-in-10-learned'): BaselineMethod {
+  const eps = 0.1; // log((a + eps·b) / ((1 + eps)·b)): bounded when a member uses nothing in the hour
+  const features = (ms: readonly DailyMatrix[], day: number, w: Window, ctx: BaselineContext, from: number, to: number, wantY: boolean): DayFeatures | undefined => {
+    const weekend = isWeekendLike(ms[0]!, day, ctx.holidays);
+    const count = weekend ? o.weekends : o.weekdays;
+    const logs: number[] = [];
+    let actualW = 0;
+    let baseW = 0;
+    for (const m of ms) {
+      if (wantY && !complete(m, day)) continue;
+      const days = eligibleDays(m, day, count, o.lookbackDays, ctx);
+      if (days.length < (wantY ? count : 3)) continue;
+      let b = 0;
+      let bw = 0;
+      for (const d of days) {
+        const r = row(m, d);
+        b += windowSum(r, from, to) / days.length;
+        if (wantY) bw += windowSum(r, w.startSlot, w.endSlot) / days.length;
+      }
+      const today = row(m, day);
+      const a = windowSum(today, from, to);
+      if (b > 0 && !Number.isNaN(a)) logs.push(Math.log((a + eps * b) / ((1 + eps) * b)));
+      if (wantY) {
+        actualW += windowSum(today, w.startSlot, w.endSlot);
+        baseW += bw;
+      }
+    }
+    if (logs.length === 0 || (wantY && !(actualW > 0 && baseW > 0))) return undefined;
+    logs.sort((p, q) => p - q);
+    const k = Math.floor(logs.length * o.trim);
+    const kept = logs.slice(k, logs.length - k);
+    return { x: kept.reduce((p, q) => p + q, 0) / kept.length, y: wantY ? Math.log(actualW / baseW) : NaN };
+  };
+  const group = (ms: readonly DailyMatrix[], day: number, w: Window, ctx: BaselineContext): GroupBaselineResult => {
+    const m0 = ms[0]!;
+    const perHour = m0.slotsPerDay / 24;
+    const to = w.startSlot - Math.round(o.gapHours * perHour);
+    const from = to - Math.round(o.hours * perHour);
+    const weekend = isWeekendLike(m0, day, ctx.holidays);
+    const count = weekend ? o.weekends : o.weekdays;
+    const bases = ms.map((m) => {
+      const days = eligibleDays(m, day, count, o.lookbackDays, ctx);
+      return { days, base: meanOf(m, days) };
+    });
+    let factor: number | undefined;
+    const target = from >= 0 ? features(ms, day, w, ctx, from, to, false) : undefined;
+    if (target) {
+      const train: DayFeatures[] = [];
+      for (let e = day - 1; e >= Math.max(0, day - o.trainingDays); e--) {
+        if (ctx.excluded.has(e) || isWeekendLike(m0, e, ctx.holidays) !== weekend) continue;
+        if (!weekend && ctx.holidays.has(m0.start + e * DAY_MS)) continue;
+        const f = features(ms, e, w, ctx, from, to, true);
+        if (f) train.push(f);
+      }
+      if (train.length >= o.minTrainingDays) {
+        const mx = train.reduce((p, f) => p + f.x, 0) / train.length;
+        const my = train.reduce((p, f) => p + f.y, 0) / train.length;
+        let sxy = 0;
+        let sxx = 0;
+        for (const f of train) {
+          sxy += (f.x - mx) * (f.y - my);
+          sxx += (f.x - mx) ** 2;
+        }
+        const slope = sxy / (sxx + o.ridge);
+        factor = Math.min(1 + o.cap, Math.max(1 - o.cap, Math.exp(my + slope * (target.x - mx))));
+      }
+    }
+    const members = bases.map(({ days, base }, i) => {
+      const f = factor ?? dayOfAdjustment(ms[i]!, day, w, base, o.fallback);
+      return { baseline: adjusted(base, f), daysUsed: days, adjustment: f };
+    });
+    const total = new Float64Array(m0.slotsPerDay);
+    for (const r of members) for (let s = 0; s < total.length; s++) total[s]! += r.baseline[s]!;
+    let wb = 0;
+    let wu = 0;
+    members.forEach((r, i) => {
+      wb += windowSum(r.baseline, w.startSlot, w.endSlot);
+      wu += windowSum(bases[i]!.base, w.startSlot, w.endSlot);
+    });
+    const daysUsed = [...new Set(members.flatMap((r) => r.daysUsed))].sort((p, q) => q - p);
+    return { members, aggregate: { baseline: total, daysUsed, adjustment: factor ?? (wu > 0 ? wb / wu : 1) } };
+  };
+  return {
+    id,
+    version: '1',
+    rule:
+      `Mean of the ${o.weekdays} most recent weekdays (${o.weekends} for weekend and holiday events) within ${o.lookbackDays} days, ` +
+      `skipping past event days, holidays and days with missing readings, multiplied by a factor learned for the group: ` +
+      `the day's signal is the ${o.trim * 100} %-trimmed mean over members of log(actual/baseline) in the ${o.hours} h ending ${o.gapHours} h before the event; ` +
+      `on the group's past days of the event's type within ${o.trainingDays} days (each as a placebo event) a ridge regression learns ` +
+      `log(window actual / window baseline) from that signal, and its prediction for the day, exp(a + b·signal) capped at ±${o.cap * 100} %, ` +
+      `scales every member. With fewer than ${o.minTrainingDays} such days, the capped 10-in-10 adjustment instead. Meant for portfolios.`,
+    compute: (m, day, w, ctx) => group([m], day, w, ctx).members[0]!,
+    computeGroup: group,
+  };
+}
+
 export const BUILTIN_METHODS: readonly BaselineMethod[] = [
   xInY({ weekdays: 10, weekends: 4, lookbackDays: 45, adjustment: DEFAULT_ADJUSTMENT, id: '10-in-10' }),
+  learnedAdjustment(),
   xInY({ weekdays: 10, weekends: 4, lookbackDays: 45, adjustment: null, id: '10-in-10-unadjusted' }),
   highXofY({ x: 5, y: 10, lookbackDays: 45, adjustment: null }),
   highXofY({ x: 5, y: 10, lookbackDays: 45, adjustment: DEFAULT_ADJUSTMENT }),

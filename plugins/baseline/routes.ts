@@ -3,7 +3,7 @@ import { DAY_MS, sumMatrices, toMatrix, type DailyMatrix } from '../forecasting/
 import { parseResolution, resampleSeries } from '../meter-data/api.js';
 import { BaselineErrors } from './errors.js';
 import { flexibility, type AssetFlex } from './flexibility.js';
-import { NEEDS_WEATHER, type BaselineContext, type BaselineMethod } from './methods.js';
+import { NEEDS_WEATHER, type BaselineContext, type BaselineMethod, type BaselineResult } from './methods.js';
 import { parseWindow } from './window.js';
 import type { Weather } from '../weather/api.js';
 
@@ -88,9 +88,11 @@ export function baselineRouter(deps: BaselineDeps): Router {
       m.values.fill(NaN, cutoff);
       return { id, m };
     });
-    const one_ = (id: string, m: DailyMatrix) => {
+    const ctxFor = (id: string): BaselineContext => {
       const temperature = temperatures.get(id) ?? temperatures.values().next().value;
-      const out = method.compute(m, day, window, temperature ? { ...ctxB, temperature } : ctxB);
+      return temperature ? { ...ctxB, temperature } : ctxB;
+    };
+    const present = (id: string, m: DailyMatrix, out: BaselineResult) => {
       if (out.daysUsed.length < 3) throw new GfError(BaselineErrors.GF_BASELINE_NO_HISTORY, `${id}: only ${out.daysUsed.length} eligible day(s) of history before ${dateRaw}`, { data: { meterId: id } });
       const ts: string[] = [];
       const values: number[] = [];
@@ -107,6 +109,13 @@ export function baselineRouter(deps: BaselineDeps): Router {
         flexibility: flexibility(m, day, window, out.baseline, ctxB, deps.assets[id] ?? []),
       };
     };
+    // A method that learns from the group computes its members together; the others one by one.
+    const grouped = method.computeGroup?.(matrices.map((x) => x.m), day, window, ctxB);
+    const series = matrices.map((x, i) => present(x.id, x.m, grouped ? grouped.members[i]! : method.compute(x.m, day, window, ctxFor(x.id))));
+    const aggregate = () => {
+      const sum = sumMatrices(matrices.map((x) => x.m));
+      return present('aggregate', sum, grouped ? grouped.aggregate : method.compute(sum, day, window, ctxFor('aggregate')));
+    };
     ctx.body = {
       method: method.id,
       version: method.version,
@@ -115,8 +124,8 @@ export function baselineRouter(deps: BaselineDeps): Router {
       window: winRaw,
       resolutionS: res,
       unit: 'Wh',
-      series: matrices.map((x) => one_(x.id, x.m)),
-      ...(agg === 'true' ? { aggregate: one_('aggregate', sumMatrices(matrices.map((x) => x.m))) } : {}),
+      series,
+      ...(agg === 'true' ? { aggregate: aggregate() } : {}),
     };
   });
   return r;

@@ -1,5 +1,5 @@
 import type { Server } from 'node:https';
-import { createToken, definePlugin, GfError, Router, StorageToken, type Storage } from '../../core/index.js';
+import { createToken, definePlugin, GfError, Router, StorageToken, validBody, type Storage } from '../../core/index.js';
 import { Oa3Token } from '../openadr3/api.js';
 import { Oa2Errors } from './errors.js';
 import { oa2Migrations } from './migrations.js';
@@ -173,20 +173,27 @@ function publicVen(v: VenRow): Record<string, unknown> {
   };
 }
 
+const NAME = { type: 'string', minLength: 1, maxLength: 128 } as const;
+const DURATION_SCHEMA = { type: 'string', pattern: DURATION } as const;
+const PROVISION_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['venName'],
+  properties: { venName: NAME, fingerprint: { type: 'string', pattern: FINGERPRINT } },
+};
+const REPORT_REQUEST_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['reportSpecifierID', 'granularity', 'reportBackDuration'],
+  properties: { reportSpecifierID: NAME, granularity: DURATION_SCHEMA, reportBackDuration: DURATION_SCHEMA, start: { type: 'string', format: 'date-time' }, duration: DURATION_SCHEMA },
+};
+
 /** The operator API (JSON): provisioning, registrations, what VENs answered and reported. */
 function operatorRouter(vtn: () => Oa2Vtn, tlsPort: () => number | undefined, storage: Storage): Router {
   const r = new Router();
   const ven = (id: string): VenRow => {
     const v = vtn().venById(id);
     if (!v) throw new GfError(Oa2Errors.GF_OA2B_NOT_FOUND, `no 2.0b VEN '${id}'`);
-    return v;
-  };
-  const str = (b: Record<string, unknown>, k: string, pattern?: RegExp, optional = false): string | undefined => {
-    const v = b[k];
-    if (v === undefined && optional) return undefined;
-    if (typeof v !== 'string' || v.length === 0 || v.length > 128 || (pattern && !pattern.test(v))) {
-      throw new GfError(Oa2Errors.GF_OA2B_INVALID, `'${k}' must be ${pattern ? `a string matching ${pattern.source}` : 'a string of 1 to 128 characters'}`, { data: { field: k } });
-    }
     return v;
   };
   r.get('/', (ctx) => {
@@ -199,9 +206,7 @@ function operatorRouter(vtn: () => Oa2Vtn, tlsPort: () => number | undefined, st
     ctx.body = publicVen(ven(ctx.params.id!));
   });
   r.post('/vens', async (ctx) => {
-    const b = (ctx.request.body ?? {}) as Record<string, unknown>;
-    const venName = str(b, 'venName')!;
-    const fingerprint = str(b, 'fingerprint', new RegExp(FINGERPRINT), true);
+    const { venName, fingerprint } = validBody<{ venName: string; fingerprint?: string }>(ctx.request.body, PROVISION_SCHEMA, Oa2Errors.GF_OA2B_INVALID);
     const existing = vtn().allVens().find((v) => v.fingerprint && v.fingerprint === fingerprint && v.ven_name !== venName);
     if (existing) throw new GfError(Oa2Errors.GF_OA2B_CONFLICT, `fingerprint belongs to VEN '${existing.ven_name}'`, { data: { field: 'fingerprint' } });
     ctx.status = 201;
@@ -244,17 +249,14 @@ function operatorRouter(vtn: () => Oa2Vtn, tlsPort: () => number | undefined, st
   });
   r.post('/vens/:id/report-requests', async (ctx) => {
     const v = ven(ctx.params.id!);
-    const b = (ctx.request.body ?? {}) as Record<string, unknown>;
-    const dur = /^P(?!$)(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$/;
-    const start = b.start === undefined ? undefined : Date.parse(String(b.start));
-    if (start !== undefined && !Number.isFinite(start)) throw new GfError(Oa2Errors.GF_OA2B_INVALID, "'start' must be an ISO 8601 date-time", { data: { field: 'start' } });
+    const b = validBody<{ reportSpecifierID: string; granularity: string; reportBackDuration: string; start?: string; duration?: string }>(ctx.request.body, REPORT_REQUEST_SCHEMA, Oa2Errors.GF_OA2B_INVALID);
     const spec = {
-      reportSpecifierID: str(b, 'reportSpecifierID')!,
-      granularity: str(b, 'granularity', dur)!,
-      reportBackDuration: str(b, 'reportBackDuration', dur)!,
-      ...(start !== undefined ? { start, duration: str(b, 'duration', dur) ?? 'PT1H' } : {}),
+      reportSpecifierID: b.reportSpecifierID,
+      granularity: b.granularity,
+      reportBackDuration: b.reportBackDuration,
+      ...(b.start !== undefined ? { start: Date.parse(b.start), duration: b.duration ?? 'PT1H' } : {}),
     };
-    if ((durationToMs(spec.reportBackDuration) ?? 0) < 1000) throw new GfError(Oa2Errors.GF_OA2B_INVALID, "'reportBackDuration' must be at least one second", { data: { field: 'reportBackDuration' } });
+    if ((durationToMs(spec.reportBackDuration) ?? 0) < 1000) throw new GfError(Oa2Errors.GF_OA2B_INVALID, "reportBackDuration: must be at least one second", { data: { field: 'reportBackDuration' } });
     try {
       ctx.status = 202;
       ctx.body = { reportRequestID: await vtn().requestReport(v, spec) };

@@ -221,6 +221,31 @@ describe('OpenADR 2.0b VTN and VEN over plain HTTP (pull)', function () {
     await waitFor(() => !ven.requests.has(telemetry.reportRequestID), 10_000, 'the VEN and VTN to agree');
     assert.equal((await api('POST', `/vens/${ven.venID}/report-requests`, { reportSpecifierID: 'nope', granularity: 'PT1M', reportBackDuration: 'PT1M' })).status, 404);
     assert.equal((await api('POST', `/vens/${ven.venID}/report-requests`, { reportSpecifierID: 'history-1', granularity: 'soon', reportBackDuration: 'PT1M' })).body.code, 'GF_OA2B_INVALID');
+    const extra = await api('POST', `/vens/${ven.venID}/report-requests`, { reportSpecifierID: 'history-1', granularity: 'PT1M', reportBackDuration: 'PT1M', start: 'yesterday', every: 'PT1M' });
+    assert.equal(extra.status, 400);
+    assert.match(extra.body.detail, /start: must match format "date-time"/);
+    assert.match(extra.body.detail, /every: is not a known key/);
+  });
+
+  it('provisions VENs through the operator API, refusing what it cannot use and naming the field', async () => {
+    const fp = 'AA:BB:CC:DD:EE:FF:00:11:22:33';
+    const made = await api('POST', '/vens', { venName: 'site-provisioned', fingerprint: fp });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    assert.equal(made.body.venName, 'site-provisioned');
+    assert.equal(made.body.fingerprint, fp);
+    const taken = await api('POST', '/vens', { venName: 'site-other', fingerprint: fp });
+    assert.deepEqual([taken.status, taken.body.code, taken.body.field], [409, 'GF_OA2B_CONFLICT', 'fingerprint']);
+    const cases: [unknown, string][] = [
+      [{ venName: 'x', fingerprint: 'aa:bb' }, 'fingerprint'],
+      [{ venName: '' }, 'venName'],
+      [{ fingerprint: fp }, 'venName'],
+      [{ venName: 'x', role: 'admin' }, 'role'],
+      [['site'], '(root)'],
+    ];
+    for (const [body, field] of cases) {
+      const r = await api('POST', '/vens', body);
+      assert.deepEqual([r.status, r.body.code, r.body.field], [400, 'GF_OA2B_INVALID', field], JSON.stringify(r.body));
+    }
   });
 
   it('answers a VEN that asks for VTN reports, and a VEN cancelling reports, in protocol terms', async () => {

@@ -13,6 +13,6 @@ export function createLogger(opts: LogOptions = {}): Logger {
   const level = opts.level ?? process.env.LOG_LEVEL ?? 'info';
   return pino(
     { level, base: { service: 'gridflex' }, timestamp: pino.stdTimeFunctions.isoTime },
-    opts.destination ?? pino.destination({ fd: 1, sync: true }),
+    opts.destination ?? pino.destination({ fd: 1, sync: false }),
   );
 }

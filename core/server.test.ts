@@ -38,7 +38,12 @@ describe('server', function () {
       assert.deepEqual(await res.json(), { message: 'Moin, Ada!', count: 1 });
       const bad = await fetch(`${s.url}/api/example/greetings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":42}' });
       assert.equal(bad.status, 400);
-      assert.equal(((await bad.json()) as { code: string }).code, 'GF_VALIDATION_FAILED');
+      const problem = (await bad.json()) as { code: string; detail: string; field: string };
+      assert.deepEqual([problem.code, problem.field, problem.detail], ['GF_VALIDATION_FAILED', 'name', 'name: must be string']);
+      const extra = await fetch(`${s.url}/api/example/greetings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"Ada 2","shout":true}' });
+      const both = ((await extra.json()) as { detail: string }).detail;
+      assert.match(both, /shout: is not a known key/);
+      assert.match(both, /name: must match pattern/);
     } finally {
       await s.close();
     }

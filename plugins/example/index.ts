@@ -1,6 +1,9 @@
-import { definePlugin, GfError, KernelErrors, Router, StorageToken } from '../../core/index.js';
+import { definePlugin, Router, StorageToken, validBody } from '../../core/index.js';
 
-/** The README's example plugin: a route, a config key with a default, and its own table. */
+/** The body POST /greetings accepts (JSON Schema, checked with ajv). */
+const GREETING = { type: 'object', additionalProperties: false, required: ['name'], properties: { name: { type: 'string', pattern: "^\\p{L}[\\p{L} .'-]{0,63}$" } } };
+
+/** The README's example plugin: a route with a checked body, a config key with a default, and its own table. */
 export default definePlugin<{ greeting: string }>({
   manifest: {
     id: 'example', version: '1.0.0', requires: ['storage'], description: 'Greets people and counts the greetings',
@@ -10,10 +13,7 @@ export default definePlugin<{ greeting: string }>({
     const storage = ctx.resolve(StorageToken);
     const router = new Router();
     router.post('/greetings', async (http) => {
-      const name = (http.request.body as { name?: unknown } | undefined)?.name;
-      if (typeof name !== 'string' || !/^\p{L}[\p{L} .'-]{0,63}$/u.test(name)) {
-        throw new GfError(KernelErrors.GF_VALIDATION_FAILED, 'body.name must be 1 to 64 letters', { data: { field: 'name' } });
-      }
+      const { name } = validBody<{ name: string }>(http.request.body, GREETING); // 400 GF_VALIDATION_FAILED naming each bad field
       await storage.query('INSERT INTO example_greetings (name) VALUES ($1)', [name]);
       const { rows } = await storage.query<{ n: number }>('SELECT count(*)::int AS n FROM example_greetings');
       http.status = 201;

@@ -39,8 +39,13 @@ export function validateWithSchema(schema: JsonSchema, value: unknown, prefix: s
   return (fn.errors ?? []).map((e) => toViolation(e, prefix));
 }
 
+/** `orders/0/qtyWh` → `orders[0].qtyWh`. */
+function dotted(segments: string[]): string {
+  return segments.reduce((acc, s) => (/^\d+$/.test(s) ? `${acc}[${s}]` : acc ? `${acc}.${s}` : s), '');
+}
+
 function toViolation(e: ErrorObject, prefix: string): ConfigViolation {
-  let path = e.instancePath.split('/').filter(Boolean).map(decodePointer).join('.');
+  let path = dotted(e.instancePath.split('/').filter(Boolean).map(decodePointer));
   let message = e.message ?? 'is invalid';
   if (e.keyword === 'additionalProperties') {
     const extra = (e.params as { additionalProperty: string }).additionalProperty;

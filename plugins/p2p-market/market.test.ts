@@ -76,6 +76,18 @@ describe('p2p-market end to end on the embedded EVM: register, fund, orders (som
     const bad = await api('POST', '/prosumers', { id: 'x', meterId: 'm-x', rules: { defaultBidPrice: 5000 } });
     assert.equal(bad.status, 400);
     assert.equal(bad.body.field, 'rules.defaultBidPrice');
+    // The shape of every body is checked before the service sees it, each bad or unknown field named.
+    for (const [p, b, field] of [
+      ['/prosumers', { id: 'y', meterId: 'm-y', colour: 'red' }, 'colour'],
+      ['/prosumers', { meterId: 'm-y' }, 'id'],
+      ['/prosumers/c1/tokens/buy', { amount: -5, reference: 'pay-1' }, 'amount'],
+      ['/prosumers/c1/tokens/buy', { amount: '12', reference: '' }, 'reference'],
+      ['/rewards', { amount: 1.5 }, 'amount'],
+      [`/sessions/${sid}/orders`, { orders: 'all of them' }, 'orders'],
+    ] as const) {
+      const r = await api('POST', p, b);
+      assert.deepEqual([r.status, r.body.code, r.body.field], [400, 'GF_MARKET_BAD_REQUEST', field], JSON.stringify(r.body));
+    }
   });
 
   it('prosumers buy tokens (issued against a payment reference) and sell some back; the operator funds green rewards', async () => {
@@ -120,6 +132,7 @@ describe('p2p-market end to end on the embedded EVM: register, fund, orders (som
       [{ prosumer: 'c3', side: 'bid', qtyWh: 25_000, limitPrice: 1 }, 'GF_MARKET_LIMIT', 'orders[0].qtyWh'],
       [{ prosumer: 's1', side: 'offer', qtyWh: 19_000, limitPrice: 10 }, 'GF_MARKET_OVER_FORECAST', 'orders[0].qtyWh'],
       [{ prosumer: 'c3', side: 'bid', qtyWh: 1.5, limitPrice: 1 }, 'GF_MARKET_BAD_REQUEST', 'orders[0].qtyWh'],
+      [{ prosumer: 'c3', side: 'bid', qtyWh: 1, limitPrice: 1, note: 'hi' }, 'GF_MARKET_BAD_REQUEST', 'orders[0].note'],
     ];
     for (const [o, code, field] of cases) {
       const r = await api('POST', `/sessions/${sid}/orders`, { orders: [o] });

@@ -39,7 +39,8 @@ interface ProsumerRow {
   wallet: Address;
   meter_id: string;
   custodial: boolean;
-  rules: TradingRules | string;
+  /** jsonb: comes back parsed from both engines. */
+  rules: TradingRules;
 }
 
 interface SessionRow {
@@ -122,7 +123,7 @@ export class MarketService {
     const { rows } = await this.db.query<ProsumerRow>('SELECT * FROM mkt_prosumers WHERE id = $1', [id]);
     const r = rows[0];
     if (!r) throw new GfError(MarketErrors.GF_MARKET_UNKNOWN_PROSUMER, `no prosumer '${id}'`, { data: { id } });
-    return { id: r.id, wallet: r.wallet, meterId: r.meter_id, custodial: r.custodial, rules: jsonb<TradingRules>(r.rules) };
+    return { id: r.id, wallet: r.wallet, meterId: r.meter_id, custodial: r.custodial, rules: r.rules };
   }
 
   /** A prosumer buys tokens: issued to its wallet once `paymentRef` is paid. */
@@ -287,7 +288,7 @@ export class MarketService {
     const { rows } = await this.db.query<ProsumerRow>("SELECT * FROM mkt_prosumers WHERE (rules->>'autoBid')::boolean");
     const orders: OrderInput[] = [];
     for (const r of rows) {
-      const rules = jsonb<TradingRules>(r.rules);
+      const rules = r.rules;
       const use = await this.forecastSlot(r.meter_id, 'energyImport', sessionId);
       const gen = await this.forecastSlot(r.meter_id, 'energyExport', sessionId);
       if (use === undefined && gen === undefined) continue;
@@ -323,7 +324,7 @@ export class MarketService {
     const book: Order[] = [];
     let seq = 0;
     for (const r of rows) {
-      const rules = jsonb<TradingRules>(r.rules);
+      const rules = r.rules;
       const use = (await this.forecastSlot(r.meter_id, 'energyImport', sessionId)) ?? 0;
       const gen = (await this.forecastSlot(r.meter_id, 'energyExport', sessionId)) ?? 0;
       const net = Math.round(use - gen);
@@ -453,7 +454,7 @@ export class MarketService {
     const s = await this.session(sessionId);
     const book = await this.book(sessionId);
     const { rows: trades } = await this.db.query('SELECT idx, bid_id, offer_id, qty_wh, price, delivered_wh, paid, penalty, green_reward FROM mkt_trades WHERE session_id = $1 ORDER BY idx', [sessionId]);
-    const clearing = jsonb(s.clearing);
+    const clearing = s.clearing;
     return {
       id: Number(s.id),
       slotStart: new Date(Number(s.slot_start) * 1000).toISOString(),
@@ -470,7 +471,7 @@ export class MarketService {
 
   async sessions(limit = 50): Promise<unknown[]> {
     const { rows } = await this.db.query<SessionRow>('SELECT * FROM mkt_sessions ORDER BY id DESC LIMIT $1', [limit]);
-    return rows.map((s) => ({ id: Number(s.id), slotStart: new Date(Number(s.slot_start) * 1000).toISOString(), state: s.state, priceSignal: s.price_signal, clearing: jsonb(s.clearing) }));
+    return rows.map((s) => ({ id: Number(s.id), slotStart: new Date(Number(s.slot_start) * 1000).toISOString(), state: s.state, priceSignal: s.price_signal, clearing: s.clearing }));
   }
 
   /** A prosumer's position: balance, orders, trades with deliveries and the token flows from the ledger. */
@@ -502,10 +503,6 @@ export class MarketService {
 }
 
 /** A jsonb column: PostgreSQL's driver parses it, PGlite's may hand over the text. */
-function jsonb<T = unknown>(v: unknown): T {
-  return (typeof v === 'string' ? JSON.parse(v) : v) as T;
-}
-
 function bad(field: string, message: string): GfError {
   return new GfError(MarketErrors.GF_MARKET_BAD_REQUEST, message, { data: { field } });
 }

@@ -1,4 +1,4 @@
-import { GfError, Router } from '../../core/index.js';
+import { GfError, Router, validBody } from '../../core/index.js';
 import { MarketErrors } from './errors.js';
 import type { MarketService, OrderInput } from './market.js';
 
@@ -6,15 +6,23 @@ function bad(field: string, message: string): GfError {
   return new GfError(MarketErrors.GF_MARKET_BAD_REQUEST, message, { data: { field } });
 }
 
-function obj(body: unknown): Record<string, unknown> {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw bad('body', 'send a JSON object');
-  return body as Record<string, unknown>;
-}
+/** Token amounts in base units: a whole number, or a decimal string for amounts beyond 2^53. */
+const AMOUNT = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: '^\\d{1,30}$' }] };
+const REFERENCE = { type: 'string', minLength: 1, maxLength: 200 };
+const object = (properties: Record<string, unknown>, required: string[] = []) => ({ type: 'object', additionalProperties: false, required, properties });
+const ORDER = object({ prosumer: {}, side: {}, qtyWh: {}, limitPrice: {} }); // values checked by the service, naming the field
+const SCHEMAS = {
+  prosumer: object({ id: { type: 'string' }, meterId: { type: 'string' }, wallet: { type: 'string' }, rules: { type: 'object' } }, ['id', 'meterId']),
+  tokens: object({ amount: AMOUNT, reference: REFERENCE }, ['amount', 'reference']),
+  rewards: object({ amount: AMOUNT, reference: REFERENCE }, ['amount']),
+  orders: object({ orders: { type: 'array', items: ORDER } }, ['orders']),
+  order: ORDER,
+};
+const body = <T = Record<string, unknown>>(raw: unknown, schema: Record<string, unknown>): T => validBody<T>(raw, schema, MarketErrors.GF_MARKET_BAD_REQUEST);
 
-function int(v: unknown, field: string): bigint {
-  if (typeof v === 'string' && /^\d{1,30}$/.test(v)) return BigInt(v);
-  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
-  throw bad(field, `${field} must be a whole number (token base units), as a number or a decimal string`);
+function int(v: number | string, field: string): bigint {
+  if (typeof v === 'number' && !Number.isSafeInteger(v)) throw bad(field, `${field} is beyond 2^53: send it as a decimal string`);
+  return BigInt(v);
 }
 
 function sessionId(raw: string): number {
@@ -26,28 +34,23 @@ function sessionId(raw: string): number {
 export function marketRouter(m: () => MarketService): Router {
   const r = new Router();
   r.post('/prosumers', async (ctx) => {
-    const b = obj(ctx.request.body);
-    for (const k of Object.keys(b)) if (!['id', 'meterId', 'wallet', 'rules'].includes(k)) throw bad(k, `unknown field '${k}' (id, meterId, wallet, rules)`);
-    if (b.rules !== undefined && (typeof b.rules !== 'object' || b.rules === null || Array.isArray(b.rules))) throw bad('rules', 'rules must be an object');
+    const b = body<{ id: string; meterId: string; wallet?: string; rules?: object }>(ctx.request.body, SCHEMAS.prosumer);
     ctx.status = 201;
-    ctx.body = await m().register({ id: String(b.id ?? ''), meterId: String(b.meterId ?? ''), ...(typeof b.wallet === 'string' ? { wallet: b.wallet } : {}), ...(b.rules ? { rules: b.rules as never } : {}) });
+    ctx.body = await m().register({ id: b.id, meterId: b.meterId, ...(b.wallet !== undefined ? { wallet: b.wallet } : {}), ...(b.rules ? { rules: b.rules as never } : {}) });
   });
   r.get('/prosumers/:id', async (ctx) => {
     ctx.body = await m().position(ctx.params.id!);
   });
   r.post('/prosumers/:id/tokens/:action', async (ctx) => {
-    const b = obj(ctx.request.body);
+    const b = body<{ amount: number | string; reference: string }>(ctx.request.body, SCHEMAS.tokens);
     const amount = int(b.amount, 'amount');
-    const ref = typeof b.reference === 'string' && b.reference.length > 0 && b.reference.length <= 200 ? b.reference : undefined;
-    if (!ref) throw bad('reference', 'reference (the payment or payout reference) is required');
-    if (ctx.params.action === 'buy') ctx.body = await m().buyTokens(ctx.params.id!, amount, ref);
-    else if (ctx.params.action === 'sell') ctx.body = await m().sellTokens(ctx.params.id!, amount, ref);
+    if (ctx.params.action === 'buy') ctx.body = await m().buyTokens(ctx.params.id!, amount, b.reference);
+    else if (ctx.params.action === 'sell') ctx.body = await m().sellTokens(ctx.params.id!, amount, b.reference);
     else throw bad('action', 'tokens/buy or tokens/sell');
   });
   r.post('/rewards', async (ctx) => {
-    const b = obj(ctx.request.body);
-    const ref = typeof b.reference === 'string' && b.reference ? b.reference : 'reward-pool';
-    ctx.body = await m().fundRewards(int(b.amount, 'amount'), ref);
+    const b = body<{ amount: number | string; reference?: string }>(ctx.request.body, SCHEMAS.rewards);
+    ctx.body = await m().fundRewards(int(b.amount, 'amount'), b.reference ?? 'reward-pool');
   });
   r.get('/sessions', async (ctx) => {
     ctx.body = await m().sessions();
@@ -59,13 +62,8 @@ export function marketRouter(m: () => MarketService): Router {
     ctx.body = await m().view(sessionId(ctx.params.id!));
   });
   r.post('/sessions/:id/orders', async (ctx) => {
-    const b = obj(ctx.request.body);
-    if (!Array.isArray(b.orders)) throw bad('orders', 'orders must be an array of {prosumer, side, qtyWh, limitPrice}');
-    const orders = (b.orders as unknown[]).map((o, i) => {
-      const x = obj(o);
-      for (const k of Object.keys(x)) if (!['prosumer', 'side', 'qtyWh', 'limitPrice'].includes(k)) throw bad(`orders[${i}].${k}`, `unknown field '${k}'`);
-      return { prosumer: String(x.prosumer ?? ''), side: x.side, qtyWh: x.qtyWh, limitPrice: x.limitPrice } as OrderInput;
-    });
+    const b = body<{ orders: Record<string, unknown>[] }>(ctx.request.body, SCHEMAS.orders);
+    const orders = b.orders.map((x) => ({ prosumer: String(x.prosumer ?? ''), side: x.side, qtyWh: x.qtyWh, limitPrice: x.limitPrice }) as OrderInput);
     ctx.status = 201;
     ctx.body = await m().submit(sessionId(ctx.params.id!), orders);
   });
@@ -77,7 +75,7 @@ export function marketRouter(m: () => MarketService): Router {
   });
   /** Amendment before gate closure: the order is withdrawn and a new one submitted (it loses its place). */
   r.put('/sessions/:id/orders/:order', async (ctx) => {
-    const b = obj(ctx.request.body);
+    const b = body(ctx.request.body, SCHEMAS.order);
     if (!/^\d{1,10}$/.test(ctx.params.order!)) throw bad('order', 'order ids are whole numbers');
     const sid = sessionId(ctx.params.id!);
     const input = { prosumer: String(b.prosumer ?? ''), side: b.side, qtyWh: b.qtyWh, limitPrice: b.limitPrice } as OrderInput;

@@ -272,37 +272,6 @@ interface DayFeatures {
  */
 export function learnedAdjustment(o: LearnedAdjustmentOptions = DEFAULT_LEARNED, id = '10-in-10-learned'): BaselineMethod {
   const eps = 0.1; // log((a + eps·b) / ((1 + eps)·b)): bounded when a member uses nothing in the hour
-  const features = (ms: readonly DailyMatrix[], day: number, w: Window, ctx: BaselineContext, from: number, to: number, wantY: boolean): DayFeatures | undefined => {
-    const weekend = isWeekendLike(ms[0]!, day, ctx.holidays);
-    const count = weekend ? o.weekends : o.weekdays;
-    const logs: number[] = [];
-    let actualW = 0;
-    let baseW = 0;
-    for (const m of ms) {
-      if (wantY && !complete(m, day)) continue;
-      const days = eligibleDays(m, day, count, o.lookbackDays, ctx);
-      if (days.length < (wantY ? count : 3)) continue;
-      let b = 0;
-      let bw = 0;
-      for (const d of days) {
-        const r = row(m, d);
-        b += windowSum(r, from, to) / days.length;
-        if (wantY) bw += windowSum(r, w.startSlot, w.endSlot) / days.length;
-      }
-      const today = row(m, day);
-      const a = windowSum(today, from, to);
-      if (b > 0 && !Number.isNaN(a)) logs.push(Math.log((a + eps * b) / ((1 + eps) * b)));
-      if (wantY) {
-        actualW += windowSum(today, w.startSlot, w.endSlot);
-        baseW += bw;
-      }
-    }
-    if (logs.length === 0 || (wantY && !(actualW > 0 && baseW > 0))) return undefined;
-    logs.sort((p, q) => p - q);
-    const k = Math.floor(logs.length * o.trim);
-    const kept = logs.slice(k, logs.length - k);
-    return { x: kept.reduce((p, q) => p + q, 0) / kept.length, y: wantY ? Math.log(actualW / baseW) : NaN };
-  };
   const group = (ms: readonly DailyMatrix[], day: number, w: Window, ctx: BaselineContext): GroupBaselineResult => {
     const m0 = ms[0]!;
     const perHour = m0.slotsPerDay / 24;
@@ -315,16 +284,68 @@ export function learnedAdjustment(o: LearnedAdjustmentOptions = DEFAULT_LEARNED,
       return { days, base: meanOf(m, days) };
     });
     let factor: number | undefined;
-    const target = from >= 0 ? features(ms, day, w, ctx, from, to, false) : undefined;
-    if (target) {
+    const first = Math.max(0, day - o.trainingDays - o.lookbackDays);
+    // Days of the event's type that may serve as history or as training days (same rule as eligibleDays).
+    const usable = new Uint8Array(day + 1);
+    for (let d = first; d < day; d++) {
+      usable[d] = ctx.excluded.has(d) || isWeekendLike(m0, d, ctx.holidays) !== weekend || (!weekend && ctx.holidays.has(m0.start + d * DAY_MS)) ? 0 : 1;
+    }
+    if (from >= 0) {
+      // Per member and day, computed once: complete?, the signal hour's load, the window's load.
+      const span = day + 1 - first;
+      const complete_ = ms.map(() => new Uint8Array(span));
+      const pre = ms.map(() => new Float64Array(span));
+      const win = ms.map(() => new Float64Array(span));
+      ms.forEach((m, h) => {
+        for (let d = first; d <= day; d++) {
+          const r = row(m, d);
+          complete_[h]![d - first] = d < day && !r.some(Number.isNaN) ? 1 : 0;
+          pre[h]![d - first] = windowSum(r, from, to);
+          win[h]![d - first] = windowSum(r, w.startSlot, w.endSlot);
+        }
+      });
+      // The group's features on day e: x = trimmed mean of members' log(actual/baseline) in the signal hour;
+      // on history days also y = log(window actual / window baseline).
+      const features = (e: number, wantY: boolean): DayFeatures | undefined => {
+        const logs: number[] = [];
+        let actualW = 0;
+        let baseW = 0;
+        for (let h = 0; h < ms.length; h++) {
+          if (wantY && !complete_[h]![e - first]) continue;
+          let n = 0;
+          let b = 0;
+          let bw = 0;
+          for (let d = e - 1; d >= Math.max(first, e - o.lookbackDays) && n < count; d--) {
+            if (!usable[d] || !complete_[h]![d - first]) continue;
+            b += pre[h]![d - first]!;
+            bw += win[h]![d - first]!;
+            n++;
+          }
+          if (n < (wantY ? count : 3)) continue;
+          b /= n;
+          const a = pre[h]![e - first]!;
+          if (b > 0 && !Number.isNaN(a)) logs.push(Math.log((a + eps * b) / ((1 + eps) * b)));
+          if (wantY) {
+            actualW += win[h]![e - first]!;
+            baseW += bw / n;
+          }
+        }
+        if (logs.length === 0 || (wantY && !(actualW > 0 && baseW > 0))) return undefined;
+        logs.sort((p, q) => p - q);
+        const k = Math.floor(logs.length * o.trim);
+        const kept = logs.slice(k, logs.length - k);
+        return { x: kept.reduce((p, q) => p + q, 0) / kept.length, y: wantY ? Math.log(actualW / baseW) : NaN };
+      };
+      const target = features(day, false);
       const train: DayFeatures[] = [];
-      for (let e = day - 1; e >= Math.max(0, day - o.trainingDays); e--) {
-        if (ctx.excluded.has(e) || isWeekendLike(m0, e, ctx.holidays) !== weekend) continue;
-        if (!weekend && ctx.holidays.has(m0.start + e * DAY_MS)) continue;
-        const f = features(ms, e, w, ctx, from, to, true);
-        if (f) train.push(f);
+      if (target) {
+        for (let e = day - 1; e >= Math.max(first, day - o.trainingDays); e--) {
+          if (!usable[e]) continue;
+          const f = features(e, true);
+          if (f) train.push(f);
+        }
       }
-      if (train.length >= o.minTrainingDays) {
+      if (target && train.length >= o.minTrainingDays) {
         const mx = train.reduce((p, f) => p + f.x, 0) / train.length;
         const my = train.reduce((p, f) => p + f.y, 0) / train.length;
         let sxy = 0;

@@ -31,6 +31,7 @@ export const CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
   baseline: { module: '../plugins/baseline/index.js', kernel: false, enabledByDefault: true },
   'pv-degradation': { module: '../plugins/pv-degradation/index.js', kernel: false, enabledByDefault: true },
   'p2p-market': { module: '../plugins/p2p-market/index.js', kernel: false, enabledByDefault: true },
+  hmi: { module: '../plugins/hmi/index.js', kernel: false, enabledByDefault: true },
   example: { module: '../plugins/example/index.js', kernel: false, enabledByDefault: false },
 };
 

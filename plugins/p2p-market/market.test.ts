@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { elementsOf, parseXml, type XElement } from '../../standards/openadr2b/xml.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -169,6 +170,24 @@ describe('p2p-market end to end on the embedded EVM: register, fund, orders (som
       assert.ok(t.price <= bid.limitPrice && t.price >= offer.limitPrice);
     }
     for (const id of Object.keys(wallets)) held[id] = await balance(wallets[id]!);
+    // The HMI plots the two curves as steps with the clearing point, and lists the trades.
+    const hmi = await fetch(`${server.url}/hmi/market/sessions/${sid}`);
+    assert.equal(hmi.status, 200);
+    const html = await hmi.text();
+    const svg = /<svg[\s\S]*<\/svg>/.exec(html)![0];
+    const root = parseXml(svg);
+    const all: XElement[] = [];
+    const walk = (e: XElement) => (all.push(e), elementsOf(e).forEach(walk));
+    walk(root);
+    const named = (prefix: string) => all.find((e) => e.attrs.some((a) => a.local === 'data-name' && a.value.startsWith(prefix)))!;
+    const pointsOf = (e: XElement) => e.attrs.find((a) => a.local === 'points')!.value.split(' ').length;
+    assert.equal(pointsOf(named('supply')), 2 * v.curves.supply.length + 1, 'one step per offer');
+    assert.equal(pointsOf(named('demand')), 2 * v.curves.demand.length + 1, 'one step per bid');
+    assert.ok(svg.includes(`cleared ${c.body.volumeWh / 1000} kWh at ${c.body.price}`), 'the clearing point is labelled');
+    assert.equal((html.match(/<tr>/g) ?? []).length, 1 + v.trades.length + 1 + v.book.length, 'a row per trade and per order, plus headers');
+    const overview = await (await fetch(`${server.url}/hmi/`)).text();
+    assert.ok(overview.includes(`href="/hmi/market/sessions/${sid}"`));
+    assert.equal((await fetch(`${server.url}/hmi/market/sessions/99999999999`)).status, 404);
   });
 
   it('settles from metered delivery: sellers paid for what they delivered, shortfalls penalised, green rewarded, every balance checked', async () => {

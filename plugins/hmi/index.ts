@@ -1,0 +1,204 @@
+import type { Context } from 'koa';
+import { definePlugin, GfError, KernelErrors, Router } from '../../core/index.js';
+import { readServerInfo } from '../../core/server-info.js';
+import { chart, esc, page, type Series } from './svg.js';
+
+/**
+ * The web HMI: server-rendered pages with plots (SVG, no script) of what the APIs answer: forecasts with their
+ * p10–p90 band against what was metered, baselines against the day's load, and a market session's supply and
+ * demand curves with the clearing point. It reads the server's own JSON APIs over loopback, so a page shows
+ * exactly what an API client would get, refusals included.
+ */
+
+const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'";
+const C = { point: '#1f77b4', band: '#1f77b4', actual: '#222222', baseline: '#d62728', supply: '#2ca02c', demand: '#d62728', clear: '#000000' };
+
+interface Answer {
+  status: number;
+  body: any;
+}
+
+function html(ctx: Context, status: number, title: string, body: string): void {
+  ctx.status = status;
+  ctx.type = 'text/html; charset=utf-8';
+  ctx.set('Content-Security-Policy', CSP);
+  ctx.set('X-Content-Type-Options', 'nosniff');
+  ctx.body = page(title, body);
+}
+
+/** An API refusal shown as a page with the API's status, code and detail. */
+function problemPage(ctx: Context, title: string, a: Answer): void {
+  const p = a.body ?? {};
+  html(ctx, a.status, title, `<p class="problem"><strong>${esc(String(p.code ?? `HTTP ${a.status}`))}</strong>: ${esc(String(p.detail ?? p.title ?? 'the API refused the request'))}</p>`);
+}
+
+const query = (q: Record<string, string | string[] | undefined>, drop: string[] = []) => {
+  const u = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) if (!drop.includes(k)) for (const x of ([] as string[]).concat(v ?? [])) u.append(k, x);
+  return u;
+};
+
+/** A cell is text (escaped) or `{ html }` already built from escaped parts. */
+type Cell = string | number | { html: string };
+function table(head: string[], rows: Cell[][]): string {
+  const cell = (c: Cell) => `<td>${typeof c === 'object' ? c.html : esc(String(c))}</td>`;
+  return `<table><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${rows.map((r) => `<tr>${r.map(cell).join('')}</tr>`).join('')}</table>`;
+}
+
+/** Sum of several meters' readings on the given timestamps (null where any is missing). */
+function sumOn(ts: string[], series: { ts: string[]; values: (number | null)[] }[], meters: number): (number | null)[] {
+  if (series.length < meters) return ts.map(() => null);
+  const maps = series.map((s) => new Map(s.ts.map((t, i) => [t, s.values[i]])));
+  return ts.map((t) => {
+    let sum = 0;
+    for (const m of maps) {
+      const v = m.get(t);
+      if (v === null || v === undefined || !Number.isFinite(v)) return null;
+      sum += v;
+    }
+    return sum;
+  });
+}
+
+export const hmiPlugin = definePlugin<Record<string, never>>({
+  manifest: {
+    id: 'hmi',
+    version: '0.1.0',
+    requires: [],
+    description: 'web HMI: pages with plots of forecasts, baselines and market clearing, from the server’s own APIs',
+    config: { type: 'object', additionalProperties: false, properties: {} },
+  },
+  register(ctx) {
+    const api = async (path: string): Promise<Answer> => {
+      // The server's own address from its data folder (never the request's Host header).
+      const info = readServerInfo(ctx.kernel.dataDir);
+      if (!info) throw new GfError(KernelErrors.GF_HTTP_NOT_READY, 'the server has not published its address yet; try again shortly');
+      const res = await fetch(`${info.url}${path}`);
+      const text = await res.text();
+      let body: unknown;
+      try {
+        body = text ? JSON.parse(text) : undefined;
+      } catch {
+        body = { detail: text.slice(0, 200) };
+      }
+      return { status: res.status, body };
+    };
+    const r = new Router();
+
+    r.get('/', async (http) => {
+      const sessions = await api('/api/market/sessions');
+      const market =
+        sessions.status === 200 && Array.isArray(sessions.body)
+          ? sessions.body.length
+            ? table(
+                ['session', 'slot start (UTC)', 'state', 'price', 'volume (Wh)'],
+                sessions.body.map((s: any) => [{ html: `<a href="/hmi/market/sessions/${esc(String(s.id))}">${esc(String(s.id))}</a>` }, s.slotStart, s.state, s.clearing?.price ?? '', s.clearing?.volumeWh ?? '']),
+              )
+            : '<p>No sessions yet.</p>'
+          : '<p>The market is not running.</p>';
+      html(
+        http,
+        200,
+        'Overview',
+        `<h2>Forecasts</h2>
+<form action="/hmi/forecast" method="get"><label>meters (comma-separated) <input name="meter" required></label>
+<label>resolution <select name="resolution"><option>60m</option><option selected>30m</option><option>10m</option><option>5m</option></select></label>
+<label>issued at (UTC, optional) <input name="at" placeholder="2009-05-10T00:00:00Z"></label> <button>plot</button></form>
+<h2>Baselines</h2>
+<form action="/hmi/baseline" method="get"><label>meters <input name="meter" required></label> <label>date <input name="date" placeholder="2009-05-12" required></label>
+<label>window <input name="window" value="16:00-19:00"></label> <button>plot</button></form>
+<h2>Market sessions</h2>${market}`,
+      );
+    });
+
+    r.get('/forecast', async (http) => {
+      const q = query(http.query as never, ['meter']);
+      const meters = ([] as string[]).concat((http.query.meter as string | string[] | undefined) ?? []).flatMap((m) => m.split(',')).map((m) => m.trim()).filter(Boolean);
+      for (const m of meters) q.append('meter', m);
+      if (meters.length > 1 && !q.has('aggregate')) q.set('aggregate', 'true');
+      const f = await api(`/api/forecasts?${q}`);
+      if (f.status !== 200) return problemPage(http, 'Forecast', f);
+      const s = f.body.aggregate ?? f.body.series[0];
+      const ts: string[] = s.ts;
+      const step = f.body.resolutionS * 1000;
+      const readings = await api(`/api/readings?${new URLSearchParams([...f.body.series.map((x: any) => ['meter', x.meterId]), ['quantity', f.body.quantity], ['from', ts[0]!], ['to', new Date(Date.parse(ts.at(-1)!) + step).toISOString()], ['resolution', `${f.body.resolutionS}s`]])}`);
+      const actual = readings.status === 200 ? sumOn(ts, readings.body.series, f.body.series.length) : ts.map(() => null);
+      const x = ts.map((t) => Date.parse(t));
+      const series: Series[] = [
+        { name: 'p10–p90', kind: 'band', points: x.map((t, i) => [t, s.p10[i]] as const), upper: s.p90, colour: C.band },
+        { name: `forecast (${f.body.model})`, kind: 'line', points: x.map((t, i) => [t, s.point[i]] as const), colour: C.point },
+        ...(actual.some((v) => v !== null) ? [{ name: 'metered', kind: 'line' as const, points: x.map((t, i) => [t, actual[i]!] as const), colour: C.actual, dashed: true }] : []),
+      ];
+      const who = f.body.aggregate ? `${f.body.series.length} meters (sum)` : s.meterId;
+      const title = `${f.body.kind} forecast, ${who}`;
+      html(
+        http,
+        200,
+        'Forecast',
+        chart({ title, x: { label: 'time (UTC)', time: true }, y: { label: `${f.body.quantity} (${f.body.unit} per ${f.body.resolutionS / 60} min)` }, series }) +
+          `<p>Model ${esc(f.body.model)} v${esc(String(f.body.version))}, issued ${esc(f.body.issuedAt)}. <a href="/api/forecasts?${esc(q.toString())}">JSON</a></p>`,
+      );
+    });
+
+    r.get('/baseline', async (http) => {
+      const q = query(http.query as never, ['meter']);
+      const meters = ([] as string[]).concat((http.query.meter as string | string[] | undefined) ?? []).flatMap((m) => m.split(',')).map((m) => m.trim()).filter(Boolean);
+      for (const m of meters) q.append('meter', m);
+      if (meters.length > 1 && !q.has('aggregate')) q.set('aggregate', 'true');
+      const b = await api(`/api/baselines?${q}`);
+      if (b.status !== 200) return problemPage(http, 'Baseline', b);
+      const s = b.body.aggregate ?? b.body.series[0];
+      const step = b.body.resolutionS * 1000;
+      const dayStart = Date.parse(`${b.body.date}T00:00:00Z`);
+      const dayTs = Array.from({ length: 86400_000 / step }, (_, i) => new Date(dayStart + i * step).toISOString());
+      const readings = await api(`/api/readings?${new URLSearchParams([...b.body.series.map((x: any) => ['meter', x.meterId]), ['from', dayTs[0]!], ['to', new Date(dayStart + 86400_000).toISOString()], ['resolution', `${b.body.resolutionS}s`]])}`);
+      const actual = readings.status === 200 ? sumOn(dayTs, readings.body.series, b.body.series.length) : dayTs.map(() => null);
+      const winX = (s.ts as string[]).map((t) => Date.parse(t));
+      const series: Series[] = [
+        { name: 'metered', kind: 'step', points: [...dayTs.map((t, i) => [Date.parse(t), actual[i]!] as const), [dayStart + 86400_000, actual.at(-1)!] as const], colour: C.actual },
+        { name: `baseline (${b.body.method})`, kind: 'step', points: [...winX.map((t, i) => [t, s.baseline[i]] as const), [winX.at(-1)! + step, s.baseline.at(-1)] as const], colour: C.baseline },
+      ];
+      const who = b.body.aggregate ? `${b.body.series.length} meters (sum)` : s.meterId;
+      html(
+        http,
+        200,
+        'Baseline',
+        chart({ title: `Baseline ${b.body.date} ${b.body.window} UTC, ${who}`, x: { label: 'time (UTC)', time: true }, y: { label: `energy (${b.body.unit} per ${b.body.resolutionS / 60} min)` }, series }) +
+          `<p>${esc(b.body.rule)}</p><p>Day-of factor ${esc(String(s.adjustment))}; flexibility down ${esc(String(Math.round(s.flexibility.downWh)))} Wh, up ${esc(String(Math.round(s.flexibility.upWh)))} Wh. <a href="/api/baselines?${esc(q.toString())}">JSON</a></p>`,
+      );
+    });
+
+    r.get('/market/sessions/:id', async (http) => {
+      const v = await api(`/api/market/sessions/${encodeURIComponent(http.params.id!)}`);
+      if (v.status !== 200) return problemPage(http, 'Market session', v);
+      const { supply, demand } = v.body.curves as { supply: { price: number; qtyWh: number }[]; demand: { price: number; qtyWh: number }[] };
+      const steps = (c: { price: number; qtyWh: number }[]) => (c.length ? [...c.map((p, i) => [(i ? c[i - 1]!.qtyWh : 0) / 1000, p.price] as const), [c.at(-1)!.qtyWh / 1000, c.at(-1)!.price] as const] : []);
+      const cl = v.body.clearing;
+      const markers = cl && cl.price !== null && cl.volumeWh > 0 ? [{ x: cl.volumeWh / 1000, y: cl.price, label: `cleared ${cl.volumeWh / 1000} kWh at ${cl.price}`, colour: C.clear }] : [];
+      const svg = chart({
+        title: `Session ${v.body.id}: ${v.body.slotStart} to ${v.body.slotEnd} (${v.body.state})`,
+        x: { label: 'quantity (kWh)' },
+        y: { label: 'price (token base units per kWh)' },
+        series: [
+          { name: 'supply (offers, ascending)', kind: 'step', points: steps(supply), colour: C.supply },
+          { name: 'demand (bids, descending)', kind: 'step', points: steps(demand), colour: C.demand },
+        ],
+        markers,
+      });
+      const trades = (v.body.trades as any[]).map((t) => [t.idx, t.bid_id, t.offer_id, t.qty_wh, t.price, t.delivered_wh ?? '', t.paid ?? '', t.penalty ?? '', t.green_reward ?? '']);
+      html(
+        http,
+        200,
+        `Market session ${v.body.id}`,
+        svg +
+          (cl ? `<p>${esc(cl.algorithm)}: ${cl.price === null ? esc(`nothing cleared${cl.reason ? ` (${cl.reason})` : ''}`) : esc(`price ${cl.price}, ${cl.volumeWh} Wh`)}.</p>` : '<p>Not cleared yet.</p>') +
+          `<h2>Trades</h2>${trades.length ? table(['#', 'bid', 'offer', 'Wh', 'price', 'delivered Wh', 'paid', 'penalty', 'green reward'], trades) : '<p>None.</p>'}` +
+          `<h2>Order book</h2>${table(['order', 'prosumer', 'side', 'Wh', 'limit price'], (v.body.book as any[]).map((o) => [o.id, o.prosumer, o.side, o.qtyWh, o.limitPrice]))}` +
+          `<p><a href="/api/market/sessions/${esc(String(v.body.id))}">JSON</a></p>`,
+      );
+    });
+    ctx.mount('/hmi', r);
+  },
+});
+
+export default hmiPlugin;

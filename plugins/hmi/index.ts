@@ -32,11 +32,21 @@ function problemPage(ctx: Context, title: string, a: Answer): void {
   html(ctx, a.status, title, `<p class="problem"><strong>${esc(String(p.code ?? `HTTP ${a.status}`))}</strong>: ${esc(String(p.detail ?? p.title ?? 'the API refused the request'))}</p>`);
 }
 
-const query = (q: Record<string, string | string[] | undefined>, drop: string[] = []) => {
+/**
+ * The page's query as the API's: passed through, a comma-separated `meter` split into several, and the
+ * aggregate asked for when there is more than one meter.
+ */
+function apiQuery(q: Record<string, string | string[] | undefined>): URLSearchParams {
   const u = new URLSearchParams();
-  for (const [k, v] of Object.entries(q)) if (!drop.includes(k)) for (const x of ([] as string[]).concat(v ?? [])) u.append(k, x);
+  for (const [k, v] of Object.entries(q)) {
+    for (const x of ([] as string[]).concat(v ?? [])) {
+      if (k === 'meter') for (const m of x.split(',').map((y) => y.trim()).filter(Boolean)) u.append(k, m);
+      else u.append(k, x);
+    }
+  }
+  if (u.getAll('meter').length > 1 && !u.has('aggregate')) u.set('aggregate', 'true');
   return u;
-};
+}
 
 /** A cell is text (escaped) or `{ html }` already built from escaped parts. */
 type Cell = string | number | { html: string };
@@ -112,10 +122,7 @@ export const hmiPlugin = definePlugin<Record<string, never>>({
     });
 
     r.get('/forecast', async (http) => {
-      const q = query(http.query as never, ['meter']);
-      const meters = ([] as string[]).concat((http.query.meter as string | string[] | undefined) ?? []).flatMap((m) => m.split(',')).map((m) => m.trim()).filter(Boolean);
-      for (const m of meters) q.append('meter', m);
-      if (meters.length > 1 && !q.has('aggregate')) q.set('aggregate', 'true');
+      const q = apiQuery(http.query as never);
       const f = await api(`/api/forecasts?${q}`);
       if (f.status !== 200) return problemPage(http, 'Forecast', f);
       const s = f.body.aggregate ?? f.body.series[0];
@@ -141,10 +148,7 @@ export const hmiPlugin = definePlugin<Record<string, never>>({
     });
 
     r.get('/baseline', async (http) => {
-      const q = query(http.query as never, ['meter']);
-      const meters = ([] as string[]).concat((http.query.meter as string | string[] | undefined) ?? []).flatMap((m) => m.split(',')).map((m) => m.trim()).filter(Boolean);
-      for (const m of meters) q.append('meter', m);
-      if (meters.length > 1 && !q.has('aggregate')) q.set('aggregate', 'true');
+      const q = apiQuery(http.query as never);
       const b = await api(`/api/baselines?${q}`);
       if (b.status !== 200) return problemPage(http, 'Baseline', b);
       const s = b.body.aggregate ?? b.body.series[0];

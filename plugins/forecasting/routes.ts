@@ -47,7 +47,7 @@ export function forecastRouter(service: () => ForecastService, storage: () => St
     if (kind !== 'day-ahead' && kind !== 'intraday') throw bad('kind', 'kind must be day-ahead or intraday');
     const { rows } = await storage().query<{ body: unknown }>('SELECT body FROM fc_latest WHERE kind = $1 AND meter_id = $2', [kind, meter]);
     if (!rows[0]) throw new GfError(KernelErrors.GF_HTTP_NOT_FOUND, `no scheduled ${kind} forecast for ${meter} yet`, { data: { meter } });
-    ctx.body = typeof rows[0].body === 'string' ? JSON.parse(rows[0].body) : rows[0].body;
+    ctx.body = rows[0].body; // jsonb comes back parsed
   });
   return r;
 }

@@ -133,6 +133,16 @@ describe('hmi: pages from the server’s own APIs', function () {
     assert.match(none.text, /class="problem"/);
   });
 
+  it('plots stored readings, a line per meter, and names a bad parameter', async () => {
+    const page = await get('/hmi/readings?meter=hh1,hh2&from=2009-05-10T00:00:00Z&to=2009-05-11T00:00:00Z&resolution=60m');
+    assert.equal(page.status, 200, page.text);
+    const els = svgElements(svgOf(page.text));
+    for (const m of ['hh1', 'hh2']) assert.equal(attr(els.find((e) => attr(e, 'data-name') === m)!, 'points')!.split(' ').length, 24, m);
+    const bad = await get('/hmi/readings?meter=hh1&from=yesterday&to=2009-05-11T00:00:00Z');
+    assert.equal(bad.status, 400);
+    assert.match(bad.text, /GF_VALIDATION_FAILED/);
+  });
+
   it('has an overview with the forms, and says when the market is not running', async () => {
     const page = await get('/hmi/');
     assert.equal(page.status, 200);

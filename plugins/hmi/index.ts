@@ -114,6 +114,9 @@ export const hmiPlugin = definePlugin<Record<string, never>>({
 <form action="/hmi/forecast" method="get"><label>meters (comma-separated) <input name="meter" required></label>
 <label>resolution <select name="resolution"><option>60m</option><option selected>30m</option><option>10m</option><option>5m</option></select></label>
 <label>issued at (UTC, optional) <input name="at" placeholder="2009-05-10T00:00:00Z"></label> <button>plot</button></form>
+<h2>Readings</h2>
+<form action="/hmi/readings" method="get"><label>meters <input name="meter" required></label> <label>from <input name="from" placeholder="2009-05-10T00:00:00Z" required></label>
+<label>to <input name="to" placeholder="2009-05-17T00:00:00Z" required></label> <label>quantity <input name="quantity" value="energyImport"></label> <button>plot</button></form>
 <h2>Baselines</h2>
 <form action="/hmi/baseline" method="get"><label>meters <input name="meter" required></label> <label>date <input name="date" placeholder="2009-05-12" required></label>
 <label>window <input name="window" value="16:00-19:00"></label> <button>plot</button></form>
@@ -169,6 +172,28 @@ export const hmiPlugin = definePlugin<Record<string, never>>({
         'Baseline',
         chart({ title: `Baseline ${b.body.date} ${b.body.window} UTC, ${who}`, x: { label: 'time (UTC)', time: true }, y: { label: `energy (${b.body.unit} per ${b.body.resolutionS / 60} min)` }, series }) +
           `<p>${esc(b.body.rule)}</p><p>Day-of factor ${esc(String(s.adjustment))}; flexibility down ${esc(String(Math.round(s.flexibility.downWh)))} Wh, up ${esc(String(Math.round(s.flexibility.upWh)))} Wh. <a href="/api/baselines?${esc(q.toString())}">JSON</a></p>`,
+      );
+    });
+
+    r.get('/readings', async (http) => {
+      const q = apiQuery(http.query as never);
+      q.delete('aggregate'); // not a readings parameter: each meter is drawn as its own line
+      const a = await api(`/api/readings?${q}`);
+      if (a.status !== 200) return problemPage(http, 'Readings', a);
+      const list = a.body.series as { meterId: string; quantity: string; unit: string; resolutionS: number; ts: string[]; values: (number | null)[] }[];
+      if (list.length === 0) return html(http, 200, 'Readings', '<p>No readings for these meters in that range.</p>');
+      const palette = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
+      const shown = list.slice(0, palette.length);
+      const units = [...new Set(shown.map((x) => x.unit))].join(', ');
+      const series: Series[] = shown.map((x, i) => ({ name: x.meterId, kind: 'line', points: x.ts.map((t, k) => [Date.parse(t), x.values[k] ?? null] as const), colour: palette[i]! }));
+      const per = shown[0]!.resolutionS ? ` per ${shown[0]!.resolutionS / 60} min` : '';
+      html(
+        http,
+        200,
+        'Readings',
+        chart({ title: `${shown[0]!.quantity}, ${shown.length} meter${shown.length > 1 ? 's' : ''}`, x: { label: 'time (UTC)', time: true }, y: { label: `${shown[0]!.quantity} (${units}${per})` }, series }) +
+          (list.length > shown.length ? `<p>The first ${shown.length} of ${list.length} meters are drawn.</p>` : '') +
+          `<p><a href="/api/readings?${esc(q.toString())}">JSON</a></p>`,
       );
     });
 

@@ -69,11 +69,14 @@ export function eligibleDays(m: DailyMatrix, day: number, count: number, lookbac
   const weekendTarget = isWeekendLike(m, day, ctx.holidays);
   const out: number[] = [];
   for (let d = day - 1; d >= Math.max(0, day - lookback) && out.length < count; d--) {
-    if (ctx.excluded.has(d) || isWeekendLike(m, d, ctx.holidays) !== weekendTarget || !complete(m, d)) continue;
-    if (!weekendTarget && ctx.holidays.has(m.start + d * DAY_MS)) continue;
-    out.push(d);
+    if (sameTypeHistory(m, d, weekendTarget, ctx) && complete(m, d)) out.push(d);
   }
   return out;
+}
+
+/** Whether day `d` may be history for an event of that type: not a past event day, and of the same type (weekday vs weekend/holiday). */
+function sameTypeHistory(m: DailyMatrix, d: number, weekendTarget: boolean, ctx: BaselineContext): boolean {
+  return !ctx.excluded.has(d) && isWeekendLike(m, d, ctx.holidays) === weekendTarget && (weekendTarget || !ctx.holidays.has(m.start + d * DAY_MS));
 }
 
 function meanOf(m: DailyMatrix, days: number[]): Float64Array {
@@ -285,21 +288,19 @@ export function learnedAdjustment(o: LearnedAdjustmentOptions = DEFAULT_LEARNED,
     });
     let factor: number | undefined;
     const first = Math.max(0, day - o.trainingDays - o.lookbackDays);
-    // Days of the event's type that may serve as history or as training days (same rule as eligibleDays).
+    // Days of the event's type that may serve as history or as training days.
     const usable = new Uint8Array(day + 1);
-    for (let d = first; d < day; d++) {
-      usable[d] = ctx.excluded.has(d) || isWeekendLike(m0, d, ctx.holidays) !== weekend || (!weekend && ctx.holidays.has(m0.start + d * DAY_MS)) ? 0 : 1;
-    }
+    for (let d = first; d < day; d++) usable[d] = sameTypeHistory(m0, d, weekend, ctx) ? 1 : 0;
     if (from >= 0) {
       // Per member and day, computed once: complete?, the signal hour's load, the window's load.
       const span = day + 1 - first;
-      const complete_ = ms.map(() => new Uint8Array(span));
+      const full = ms.map(() => new Uint8Array(span));
       const pre = ms.map(() => new Float64Array(span));
       const win = ms.map(() => new Float64Array(span));
       ms.forEach((m, h) => {
         for (let d = first; d <= day; d++) {
           const r = row(m, d);
-          complete_[h]![d - first] = d < day && !r.some(Number.isNaN) ? 1 : 0;
+          full[h]![d - first] = d < day && !r.some(Number.isNaN) ? 1 : 0;
           pre[h]![d - first] = windowSum(r, from, to);
           win[h]![d - first] = windowSum(r, w.startSlot, w.endSlot);
         }
@@ -311,12 +312,12 @@ export function learnedAdjustment(o: LearnedAdjustmentOptions = DEFAULT_LEARNED,
         let actualW = 0;
         let baseW = 0;
         for (let h = 0; h < ms.length; h++) {
-          if (wantY && !complete_[h]![e - first]) continue;
+          if (wantY && !full[h]![e - first]) continue;
           let n = 0;
           let b = 0;
           let bw = 0;
           for (let d = e - 1; d >= Math.max(first, e - o.lookbackDays) && n < count; d--) {
-            if (!usable[d] || !complete_[h]![d - first]) continue;
+            if (!usable[d] || !full[h]![d - first]) continue;
             b += pre[h]![d - first]!;
             bw += win[h]![d - first]!;
             n++;

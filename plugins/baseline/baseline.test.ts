@@ -1,18 +1,17 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfigOrThrow } from '../../core/config/config.js';
 import { createLogger, StorageToken } from '../../core/index.js';
 import { startServer } from '../../core/server.js';
-import { ROOT, run } from '../../test/process.js';
+import { EDRP, storeEdrp } from '../../test/data.js';
+import { run } from '../../test/process.js';
 import { DAY_MS, emptyMatrix, loadWideCsv, mulberry32 } from '../forecasting/api.js';
-import { ReadingsParser } from '../meter-data/api.js';
 import { evaluateBaselines } from './evaluate.js';
 import { BUILTIN_METHODS, DEFAULT_LEARNED, eligibleDays, learnedAdjustment, weatherRegression, xInY } from './methods.js';
 import { parseWindow } from './window.js';
 
-const EDRP = path.join(ROOT, '..', 'shared', 'data', 'edrp_scotland_200hh_halfhourly_2009-03_2009-05.csv');
 const MON = Date.UTC(2026, 0, 5); // a Monday
 
 describe('baseline: methods on synthetic loads', () => {
@@ -149,10 +148,7 @@ describe('baseline: /api/baselines and gridflex baseline evaluate', function () 
     const config = loadConfigOrThrow({ env: {}, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
     config.plugins.baseline = { enabled: true, config: { groups: { street: ['hh1', 'hh2', 'hh3'] }, assets: { hh1: [{ nature: 'Battery', downW: 2000, upW: 2000 }] } } };
     server = await startServer({ config, log: createLogger({ level: 'silent' }) });
-    const p = new ReadingsParser({ meters: ['hh1', 'hh2', 'hh3'] });
-    for (const l of readFileSync(EDRP, 'utf8').split('\n')) p.line(l);
-    const storage = server.host.contextOf('baseline').resolve(StorageToken);
-    for (const s of p.finish().series) await storage.readings.writeSeries({ meterId: s.meterId, quantity: 'energyImport', resolutionS: 1800, unit: 'Wh' }, s.ts, s.values);
+    await storeEdrp(server.host.contextOf('baseline').resolve(StorageToken).readings, ['hh1', 'hh2', 'hh3']);
   });
   after(async () => {
     await server?.close();

@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, run } from '../../test/process.js';
+import { EDRP } from '../../test/data.js';
+import { run } from '../../test/process.js';
 import { evaluate } from './evaluate.js';
 import { HistForest } from './forest.js';
 import { loadWideCsv } from './load.js';
 import { BUILTIN_MODELS } from './models.js';
 import { DAY_MS } from './profiles.js';
 
-const EDRP = path.join(ROOT, '..', 'shared', 'data', 'edrp_scotland_200hh_halfhourly_2009-03_2009-05.csv');
 
 describe('forecasting: backtest on 200 real households (EDRP, 30 min, train to 30 April 2009, test May)', function () {
   this.timeout(180_000);

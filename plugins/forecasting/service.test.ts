@@ -5,11 +5,8 @@ import path from 'node:path';
 import { loadConfigOrThrow } from '../../core/config/config.js';
 import { createLogger, SchedulerToken, StorageToken } from '../../core/index.js';
 import { startServer } from '../../core/server.js';
-import { ROOT } from '../../test/process.js';
-import { ReadingsParser } from '../meter-data/api.js';
-import { readFileSync } from 'node:fs';
+import { storeEdrp } from '../../test/data.js';
 
-const EDRP = path.join(ROOT, '..', 'shared', 'data', 'edrp_scotland_200hh_halfhourly_2009-03_2009-05.csv');
 const METERS = ['hh1', 'hh2', 'hh3', 'hh4', 'hh5', 'hh6'];
 
 describe('forecasting: /api/forecasts from stored readings, and the scheduled jobs', function () {
@@ -25,10 +22,7 @@ describe('forecasting: /api/forecasts from stored readings, and the scheduled jo
     const config = loadConfigOrThrow({ env: {}, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
     config.plugins.forecasting = { enabled: true, config: { groups: { feeder7: METERS }, schedule: { groups: ['feeder7'], intradayEvery: '', dayAheadCron: '' } } };
     server = await startServer({ config, log: createLogger({ level: 'silent' }) });
-    const p = new ReadingsParser({ meters: METERS });
-    for (const l of readFileSync(EDRP, 'utf8').split('\n')) p.line(l);
-    const storage = server.host.contextOf('forecasting').resolve(StorageToken);
-    for (const s of p.finish().series) await storage.readings.writeSeries({ meterId: s.meterId, quantity: 'energyImport', resolutionS: 1800, unit: 'Wh' }, s.ts, s.values);
+    await storeEdrp(server.host.contextOf('forecasting').resolve(StorageToken).readings, METERS);
   });
   after(async () => {
     await server?.close();

@@ -1,16 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfigOrThrow } from '../../core/config/config.js';
 import { createLogger, StorageToken } from '../../core/index.js';
 import { startServer } from '../../core/server.js';
 import { parseXml, elementsOf, type XElement } from '../../standards/openadr2b/xml.js';
-import { ROOT } from '../../test/process.js';
-import { ReadingsParser } from '../meter-data/api.js';
+import { storeEdrp } from '../../test/data.js';
 import { chart, ticks, timeTicks } from './svg.js';
-
-const EDRP = path.join(ROOT, '..', 'shared', 'data', 'edrp_scotland_200hh_halfhourly_2009-03_2009-05.csv');
 
 /** Every element of an SVG document (parsed strictly: a malformed chart fails here). */
 function svgElements(svg: string): XElement[] {
@@ -81,10 +78,7 @@ describe('hmi: pages from the server’s own APIs', function () {
     config.plugins['p2p-market'] = { enabled: false, config: {} };
     config.plugins.ledger = { enabled: false, config: {} };
     server = await startServer({ config, log: createLogger({ level: 'silent' }) });
-    const p = new ReadingsParser({ meters: ['hh1', 'hh2', 'hh3'] });
-    for (const l of readFileSync(EDRP, 'utf8').split('\n')) p.line(l);
-    const storage = server.host.contextOf('hmi').resolve(StorageToken);
-    for (const s of p.finish().series) await storage.readings.writeSeries({ meterId: s.meterId, quantity: 'energyImport', resolutionS: 1800, unit: 'Wh' }, s.ts, s.values);
+    await storeEdrp(server.host.contextOf('hmi').resolve(StorageToken).readings, ['hh1', 'hh2', 'hh3']);
   });
   after(async () => {
     await server?.close();

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { exited, ROOT, run, serve } from '../../test/process.js';
+import { EDRP } from '../../test/data.js';
+import { exited, run, serve } from '../../test/process.js';
 
-const EDRP = path.join(ROOT, '..', 'shared', 'data', 'edrp_scotland_200hh_halfhourly_2009-03_2009-05.csv');
 
 describe('meter-data: gridflex import readings and /api/readings', function () {
   this.timeout(180_000);

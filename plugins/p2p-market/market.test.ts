@@ -6,14 +6,13 @@ import path from 'node:path';
 import { loadConfigOrThrow } from '../../core/config/config.js';
 import { createLogger, LedgerToken, SchedulerToken, StorageToken, type Address, type Ledger } from '../../core/index.js';
 import { startServer } from '../../core/server.js';
-import { ROOT } from '../../test/process.js';
+import { EDRP } from '../../test/data.js';
 import { clearSkyMean } from '../forecasting/api.js';
 import { ReadingsParser } from '../meter-data/api.js';
 import { Oa3Token } from '../openadr3/api.js';
 
 const DAY = 86_400_000;
 const SITE = { latitude: 56.0, longitude: -3.8 };
-const EDRP = path.join(ROOT, '..', 'shared', 'data', 'edrp_scotland_200hh_halfhourly_2009-03_2009-05.csv');
 
 describe('p2p-market end to end on the embedded EVM: register, fund, orders (some automatic), clear, meter, settle', function () {
   this.timeout(300_000);

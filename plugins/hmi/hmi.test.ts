@@ -118,6 +118,9 @@ describe('hmi: pages from the server’s own APIs', function () {
     assert.equal(attr(base, 'points')!.split(' ').length, 2 * 6 + 1, 'six half-hours of window as steps');
     assert.equal(attr(els.find((e) => attr(e, 'data-name') === 'metered')!, 'points')!.split(' ').length, 2 * 48 + 1);
     assert.match(page.text, /ridge regression/);
+    const span = els.find((e) => attr(e, 'class') === 'span')!;
+    const basePts = attr(base, 'points')!.split(' ').map((p) => Number(p.split(',')[0]));
+    assert.deepEqual([Number(attr(span, 'x')), Math.round((Number(attr(span, 'x')) + Number(attr(span, 'width'))) * 10) / 10], [basePts[0], basePts.at(-1)], 'the window is shaded where the baseline is');
     const bad = await get('/hmi/baseline?meter=hh1&date=12/05/2009&window=16:00-19:00');
     assert.equal(bad.status, 400);
     assert.match(bad.type, /^text\/html/);

@@ -170,7 +170,13 @@ export const hmiPlugin = definePlugin<Record<string, never>>({
         http,
         200,
         'Baseline',
-        chart({ title: `Baseline ${b.body.date} ${b.body.window} UTC, ${who}`, x: { label: 'time (UTC)', time: true }, y: { label: `energy (${b.body.unit} per ${b.body.resolutionS / 60} min)` }, series }) +
+        chart({
+          title: `Baseline ${b.body.date} ${b.body.window} UTC, ${who}`,
+          x: { label: 'time (UTC)', time: true },
+          y: { label: `energy (${b.body.unit} per ${b.body.resolutionS / 60} min)` },
+          series,
+          spans: [{ from: winX[0]!, to: winX.at(-1)! + step, label: 'event window' }],
+        }) +
           `<p>${esc(b.body.rule)}</p><p>Day-of factor ${esc(String(s.adjustment))}; flexibility down ${esc(String(Math.round(s.flexibility.downWh)))} Wh, up ${esc(String(Math.round(s.flexibility.upWh)))} Wh. <a href="/api/baselines?${esc(q.toString())}">JSON</a></p>`,
       );
     });

@@ -21,8 +21,16 @@ export interface Marker {
   colour: string;
 }
 
+export interface Span {
+  from: number;
+  to: number;
+  label: string;
+}
+
 export interface ChartSpec {
   title: string;
+  /** Shaded x ranges behind the series (an event window). */
+  spans?: readonly Span[];
   x: { label: string; time?: boolean };
   y: { label: string };
   series: readonly Series[];
@@ -111,6 +119,13 @@ export function chart(spec: ChartSpec): string {
   out.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${H - m.b}" y2="${H - m.b}" stroke="#333"/><line x1="${m.l}" x2="${m.l}" y1="${m.t}" y2="${H - m.b}" stroke="#333"/>`);
   out.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - m.b + 36}" text-anchor="middle">${esc(spec.x.label)}</text>`);
   out.push(`<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${esc(spec.y.label)}</text>`);
+  for (const sp of spec.spans ?? []) {
+    const a = Math.max(m.l, px(sp.from));
+    const b = Math.min(W - m.r, px(sp.to));
+    if (b <= a) continue;
+    out.push(`<rect class="span" x="${num(a)}" y="${m.t}" width="${num(b - a)}" height="${H - m.t - m.b}" fill="#f2e6b3" fill-opacity="0.6"/>`);
+    out.push(`<text x="${num((a + b) / 2)}" y="${m.t + 14}" text-anchor="middle">${esc(sp.label)}</text>`);
+  }
   // Series: bands first, then lines and steps.
   const ordered = [...spec.series].sort((a, b) => (a.kind === 'band' ? 0 : 1) - (b.kind === 'band' ? 0 : 1));
   for (const s of ordered) {

@@ -145,5 +145,7 @@ describe('hmi: pages from the server’s own APIs', function () {
     assert.equal(page.status, 200);
     assert.match(page.text, /action="\/hmi\/forecast"/);
     assert.match(page.text, /The market is not running/);
+    assert.match(page.text, /3 meters stored: hh1, hh2, hh3\./);
+    assert.equal((page.text.match(/<option value="hh\d"><\/option>/g) ?? []).length, 3, 'the meter fields offer the stored meters');
   });
 });

@@ -96,7 +96,14 @@ export const hmiPlugin = definePlugin<Record<string, never>>({
     const r = new Router();
 
     r.get('/', async (http) => {
-      const sessions = await api('/api/market/sessions');
+      const [sessions, stored] = await Promise.all([api('/api/market/sessions'), api('/api/readings/series')]);
+      const meterIds = stored.status === 200 && Array.isArray(stored.body) ? [...new Set((stored.body as { meterId: string }[]).map((x) => x.meterId))] : [];
+      const meters = meterIds.length
+        ? `<p>${meterIds.length} meters stored: ${esc(meterIds.slice(0, 12).join(', '))}${meterIds.length > 12 ? ', …' : ''}.</p><datalist id="meters">${meterIds
+            .slice(0, 2000)
+            .map((m) => `<option value="${esc(m)}"></option>`)
+            .join('')}</datalist>`
+        : '<p>No readings stored yet (<code>gridflex import readings FILE</code>, or <code>POST /api/readings</code>).</p>';
       const market =
         sessions.status === 200 && Array.isArray(sessions.body)
           ? sessions.body.length
@@ -110,15 +117,16 @@ export const hmiPlugin = definePlugin<Record<string, never>>({
         http,
         200,
         'Overview',
-        `<h2>Forecasts</h2>
-<form action="/hmi/forecast" method="get"><label>meters (comma-separated) <input name="meter" required></label>
+        `<h2>Meters</h2>${meters}
+<h2>Forecasts</h2>
+<form action="/hmi/forecast" method="get"><label>meters (comma-separated) <input name="meter" list="meters" required></label>
 <label>resolution <select name="resolution"><option>60m</option><option selected>30m</option><option>10m</option><option>5m</option></select></label>
 <label>issued at (UTC, optional) <input name="at" placeholder="2009-05-10T00:00:00Z"></label> <button>plot</button></form>
 <h2>Readings</h2>
-<form action="/hmi/readings" method="get"><label>meters <input name="meter" required></label> <label>from <input name="from" placeholder="2009-05-10T00:00:00Z" required></label>
+<form action="/hmi/readings" method="get"><label>meters <input name="meter" list="meters" required></label> <label>from <input name="from" placeholder="2009-05-10T00:00:00Z" required></label>
 <label>to <input name="to" placeholder="2009-05-17T00:00:00Z" required></label> <label>quantity <input name="quantity" value="energyImport"></label> <button>plot</button></form>
 <h2>Baselines</h2>
-<form action="/hmi/baseline" method="get"><label>meters <input name="meter" required></label> <label>date <input name="date" placeholder="2009-05-12" required></label>
+<form action="/hmi/baseline" method="get"><label>meters <input name="meter" list="meters" required></label> <label>date <input name="date" placeholder="2009-05-12" required></label>
 <label>window <input name="window" value="16:00-19:00"></label> <button>plot</button></form>
 <h2>Market sessions</h2>${market}`,
       );

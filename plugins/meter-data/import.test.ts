@@ -50,6 +50,12 @@ describe('meter-data: gridflex import readings and /api/readings', function () {
       assert.equal((await q(`meter=hh1&from=${to}&to=${from}`)).status, 400);
       assert.equal((await q(`meter=hh1&from=${from}&to=${to}&resolution=7m`)).status, 400);
       assert.equal((await q(`from=${from}&to=${to}`)).status, 400);
+      const list = (await fetch(`${s.url}/api/readings/series?quantity=energyImport`).then((res) => res.json())) as { meterId: string; resolutionS: number; unit: string }[];
+      assert.deepEqual([...new Set(list.map((x) => x.meterId))].slice(0, 3), ['hh1', 'hh2', 'hh3'], 'numeric order');
+      assert.ok(list.some((x) => x.meterId === 'hh1' && x.resolutionS === 1800 && x.unit === 'Wh'), JSON.stringify(list.slice(0, 3)));
+      const one = (await fetch(`${s.url}/api/readings/series?meter=hh2`).then((res) => res.json())) as { meterId: string }[];
+      assert.ok(one.length > 0 && one.every((x) => x.meterId === 'hh2'));
+      assert.equal((await fetch(`${s.url}/api/readings/series?colour=red`)).status, 400);
 
       const csv = 'ts,meter,value\n2026-01-05T00:00Z,api-1,0.5\n2026-01-05T00:30Z,api-1,0.7\n2026-01-05T01:30Z,api-1,0.4\n';
       const post = (headers: Record<string, string>, query = 'unit=kWh') =>

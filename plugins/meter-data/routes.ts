@@ -63,6 +63,19 @@ export function readingsRouter(storage: () => Storage, tokens: readonly string[]
     ctx.status = 201;
     ctx.body = report;
   });
+  r.get('/series', async (ctx) => {
+    const q = ctx.query;
+    for (const k of Object.keys(q)) {
+      if (!['meter', 'quantity'].includes(k)) throw new GfError(KernelErrors.GF_VALIDATION_FAILED, `unknown query parameter '${k}' (meter, quantity)`, { data: { parameter: k } });
+    }
+    const meterId = single(q, 'meter');
+    const quantity = single(q, 'quantity');
+    if (quantity !== undefined && !isQuantity(quantity)) throw new GfError(KernelErrors.GF_VALIDATION_FAILED, `quantity '${quantity}' is unknown`, { data: { parameter: 'quantity' } });
+    const list = await storage().readings.listSeries({ ...(meterId ? { meterId } : {}), ...(quantity ? { quantity: quantity as Quantity } : {}) });
+    ctx.body = list
+      .map((x) => ({ meterId: x.meterId, quantity: x.quantity, resolutionS: x.resolutionS, unit: x.unit }))
+      .sort((a, b) => a.meterId.localeCompare(b.meterId, 'en', { numeric: true }) || a.quantity.localeCompare(b.quantity) || a.resolutionS - b.resolutionS);
+  });
   r.get('/', async (ctx) => {
     const q = ctx.query;
     for (const k of Object.keys(q)) {

@@ -75,15 +75,15 @@ export const hmiPlugin = definePlugin<Record<string, never>>({
     id: 'hmi',
     version: '0.1.0',
     requires: [],
-    description: 'web HMI: pages with plots of forecasts, baselines and market clearing, from the server’s own APIs',
+    description: 'web HMI: pages with plots of readings, forecasts, baselines and market clearing, from the server’s own APIs',
     config: { type: 'object', additionalProperties: false, properties: {} },
   },
   register(ctx) {
+    let base: string | undefined; // the server's own address, read once from its data folder (never the request's Host)
     const api = async (path: string): Promise<Answer> => {
-      // The server's own address from its data folder (never the request's Host header).
-      const info = readServerInfo(ctx.kernel.dataDir);
-      if (!info) throw new GfError(KernelErrors.GF_HTTP_NOT_READY, 'the server has not published its address yet; try again shortly');
-      const res = await fetch(`${info.url}${path}`);
+      base ??= readServerInfo(ctx.kernel.dataDir)?.url;
+      if (!base) throw new GfError(KernelErrors.GF_HTTP_NOT_READY, 'the server has not published its address yet; try again shortly');
+      const res = await fetch(`${base}${path}`);
       const text = await res.text();
       let body: unknown;
       try {

@@ -197,6 +197,39 @@ function portOf(v: string | undefined): number | undefined {
   return Number(v);
 }
 
+/** The VEN commands' shared checks: required flags named, the VTN's URL, and a poll interval. */
+function requireFlags(command: string, flags: readonly (readonly [string, string | undefined])[]): void {
+  for (const [name, v] of flags) if (!v) throw usage(`${name} is required (see gridflex ${command} --help)`);
+}
+
+function vtnUrlOf(v: string): string {
+  try {
+    const u = new URL(v);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
+  } catch {
+    throw usage(`--vtn must be an http(s) URL, got '${v}'`);
+  }
+  return v;
+}
+
+function pollSecondsOf(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw usage('--poll-seconds must be a whole number ≥ 1');
+  return n;
+}
+
+/** Runs a VEN until SIGINT or SIGTERM: exit 0 when it stops cleanly, 1 when stopping fails. */
+function untilSignal(ven: { stop(): Promise<void> }): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const stop = () => {
+      ven.stop().then(() => resolve(0), () => resolve(1));
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
 async function serve(args: string[], io: CliIo): Promise<number> {
   const { values } = parse(args, {
     port: { type: 'string' },
@@ -257,19 +290,11 @@ async function venCommand(args: string[], io: CliIo): Promise<number> {
     return 0;
   }
   const secret = values['client-secret'] ?? process.env.GRIDFLEX_VEN_CLIENT_SECRET;
-  for (const [name, v] of [['--vtn', values.vtn], ['--client-id', values['client-id']], ['--ven-name', values['ven-name']], ['--client-secret', secret]] as const) {
-    if (!v) throw usage(`${name} is required (see gridflex ven --help)`);
-  }
-  try {
-    const u = new URL(values.vtn!);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
-  } catch {
-    throw usage(`--vtn must be an http(s) URL, got '${values.vtn}'`);
-  }
+  requireFlags('ven', [['--vtn', values.vtn], ['--client-id', values['client-id']], ['--ven-name', values['ven-name']], ['--client-secret', secret]]);
+  vtnUrlOf(values.vtn!);
   const notify = values.notify ?? 'auto';
   if (!['auto', 'mqtt', 'webhook', 'poll'].includes(notify)) throw usage(`--notify must be auto, mqtt, webhook or poll, got '${notify}'`);
-  const pollSeconds = values['poll-seconds'] === undefined ? 30 : Number(values['poll-seconds']);
-  if (!Number.isInteger(pollSeconds) || pollSeconds < 1) throw usage('--poll-seconds must be a whole number ≥ 1');
+  const pollSeconds = pollSecondsOf(values['poll-seconds']) ?? 30;
   const webhookPort = values['webhook-port'] === undefined ? undefined : portOf(values['webhook-port']);
   const { Oa3Ven } = await import('../openadr3/ven.js');
   const ven = new Oa3Ven({
@@ -289,13 +314,7 @@ async function venCommand(args: string[], io: CliIo): Promise<number> {
   });
   await ven.start();
   io.err(`gridflex ven: ${values['ven-name']} (${ven.venId}) following events by ${ven.mode}; targets ${ven.targets.join(', ') || '(none)'}`);
-  return new Promise<number>((resolve) => {
-    const stop = () => {
-      ven.stop().then(() => resolve(0), () => resolve(1));
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  return untilSignal(ven);
 }
 
 async function ven2bCommand(args: string[], io: CliIo): Promise<number> {
@@ -316,22 +335,14 @@ async function ven2bCommand(args: string[], io: CliIo): Promise<number> {
     io.out(HELP.ven2b!);
     return 0;
   }
-  for (const [name, v] of [['--vtn', values.vtn], ['--ven-name', values['ven-name']]] as const) {
-    if (!v) throw usage(`${name} is required (see gridflex ven2b --help)`);
-  }
-  try {
-    const u = new URL(values.vtn!);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
-  } catch {
-    throw usage(`--vtn must be an http(s) URL, got '${values.vtn}'`);
-  }
+  requireFlags('ven2b', [['--vtn', values.vtn], ['--ven-name', values['ven-name']]]);
+  vtnUrlOf(values.vtn!);
   const tlsFiles = [values.cert, values.key, values.ca].filter((x) => x !== undefined).length;
   if (tlsFiles !== 0 && tlsFiles !== 3) throw usage('--cert, --key and --ca go together (mutual TLS)');
   if (values.sign && tlsFiles === 0) throw usage('--sign needs --cert and --key (messages are signed with the TLS key)');
   const opt = values.opt ?? 'in';
   if (opt !== 'in' && opt !== 'out') throw usage(`--opt must be in or out, got '${opt}'`);
-  const pollSeconds = values['poll-seconds'] === undefined ? undefined : Number(values['poll-seconds']);
-  if (pollSeconds !== undefined && (!Number.isInteger(pollSeconds) || pollSeconds < 1)) throw usage('--poll-seconds must be a whole number ≥ 1');
+  const pollSeconds = pollSecondsOf(values['poll-seconds']);
   const pushPort = values['push-port'] === undefined ? undefined : portOf(values['push-port']);
   let tls: { certPem: string; keyPem: string; caPem: string } | undefined;
   if (tlsFiles === 3) {
@@ -366,13 +377,7 @@ async function ven2bCommand(args: string[], io: CliIo): Promise<number> {
   });
   await ven.start();
   io.err(`gridflex ven2b: ${values['ven-name']} registered as ${ven.venID}${ven.fingerprint ? ` (certificate ${ven.fingerprint})` : ''}; ${pushPort !== undefined ? `listening for pushes on port ${ven.pushPort}` : `polling every ${(pollSeconds ?? ven.pollFreqMs / 1000)} s`}`);
-  return new Promise<number>((resolve) => {
-    const stop = () => {
-      ven.stop().then(() => resolve(0), () => resolve(1));
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  return untilSignal(ven);
 }
 
 async function plugins(args: string[], io: CliIo): Promise<number> {

@@ -93,6 +93,13 @@ export const hmiPlugin = definePlugin<Record<string, never>>({
       }
       return { status: res.status, body };
     };
+    /** What the meters' readings sum to on each timestamp (intervals of `resolutionS` from ts[0]); null where any is missing. */
+    const metered = async (meterIds: string[], quantity: string, ts: string[], resolutionS: number): Promise<(number | null)[]> => {
+      const to = new Date(Date.parse(ts.at(-1)!) + resolutionS * 1000).toISOString();
+      const q = new URLSearchParams([...meterIds.map((m): [string, string] => ['meter', m]), ['quantity', quantity], ['from', ts[0]!], ['to', to], ['resolution', `${resolutionS}s`]]);
+      const readings = await api(`/api/readings?${q}`);
+      return readings.status === 200 ? sumOn(ts, readings.body.series, meterIds.length) : ts.map(() => null);
+    };
     const r = new Router();
 
     r.get('/', async (http) => {
@@ -138,9 +145,7 @@ export const hmiPlugin = definePlugin<Record<string, never>>({
       if (f.status !== 200) return problemPage(http, 'Forecast', f);
       const s = f.body.aggregate ?? f.body.series[0];
       const ts: string[] = s.ts;
-      const step = f.body.resolutionS * 1000;
-      const readings = await api(`/api/readings?${new URLSearchParams([...f.body.series.map((x: any) => ['meter', x.meterId]), ['quantity', f.body.quantity], ['from', ts[0]!], ['to', new Date(Date.parse(ts.at(-1)!) + step).toISOString()], ['resolution', `${f.body.resolutionS}s`]])}`);
-      const actual = readings.status === 200 ? sumOn(ts, readings.body.series, f.body.series.length) : ts.map(() => null);
+      const actual = await metered(f.body.series.map((x: any) => x.meterId), f.body.quantity, ts, f.body.resolutionS);
       const x = ts.map((t) => Date.parse(t));
       const series: Series[] = [
         { name: 'p10–p90', kind: 'band', points: x.map((t, i) => [t, s.p10[i]] as const), upper: s.p90, colour: C.band },
@@ -166,8 +171,7 @@ export const hmiPlugin = definePlugin<Record<string, never>>({
       const step = b.body.resolutionS * 1000;
       const dayStart = Date.parse(`${b.body.date}T00:00:00Z`);
       const dayTs = Array.from({ length: 86400_000 / step }, (_, i) => new Date(dayStart + i * step).toISOString());
-      const readings = await api(`/api/readings?${new URLSearchParams([...b.body.series.map((x: any) => ['meter', x.meterId]), ['from', dayTs[0]!], ['to', new Date(dayStart + 86400_000).toISOString()], ['resolution', `${b.body.resolutionS}s`]])}`);
-      const actual = readings.status === 200 ? sumOn(dayTs, readings.body.series, b.body.series.length) : dayTs.map(() => null);
+      const actual = await metered(b.body.series.map((x: any) => x.meterId), 'energyImport', dayTs, b.body.resolutionS);
       const winX = (s.ts as string[]).map((t) => Date.parse(t));
       const series: Series[] = [
         { name: 'metered', kind: 'step', points: [...dayTs.map((t, i) => [Date.parse(t), actual[i]!] as const), [dayStart + 86400_000, actual.at(-1)!] as const], colour: C.actual },

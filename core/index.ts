@@ -3,7 +3,7 @@ export * from './errors.js';
 export * from './di.js';
 export * from './log.js';
 export * from './plugin/define.js';
-export { PluginHost, PluginHostToken, type PluginStatus, type PluginState, type Mount, type BootProblem } from './plugin/host.js';
+export { PluginHost, PluginHostToken, type PluginStatus, type PluginState, type Mount, type BootProblem, type KernelService } from './plugin/host.js';
 export * from './config/validate.js';
 export * from './ports/storage.js';
 export * from './ports/timeseries.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfigOrThrow } from './config/config.js';
-import { createLogger, definePlugin, GfError, Router } from './index.js';
+import { createLogger, definePlugin, GfError, Router, StorageToken } from './index.js';
 import { startServer } from './server.js';
 import { sleep } from './testing/wait.js';
 
@@ -12,7 +12,7 @@ const log = createLogger({ level: 'silent' });
 /** A plugin with a slow route, to hold a request in flight during shutdown. */
 const slow = definePlugin({
   manifest: { id: 'slow', version: '1.0.0' },
-  register(ctx) {
+  async start(ctx) {
     const r = new Router();
     r.get('/wait/:ms', async (http) => {
       await sleep(Number(http.params.ms));
@@ -80,8 +80,8 @@ describe('server', function () {
 
   it('fails boot with the plugin named, closes the port, and releases the data folder', async () => {
     const broken = definePlugin({
-      manifest: { id: 'broken', version: '1.0.0', requires: ['storage'] },
-      register: () => undefined,
+      manifest: { id: 'broken', version: '1.0.0' },
+      deps: { storage: StorageToken },
       start: async () => {
         throw new Error('bad calibration table');
       },

@@ -1,38 +1,25 @@
+export { VERSION } from './kernel.js';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
 import { resolvePlugins } from './catalogue.js';
 import type { GridflexConfig } from './config/config.js';
-import { createRootContainer, registerValue } from './di.js';
+import { createRootContainer } from './di.js';
 import { GfError, KernelErrors } from './errors.js';
 import { readDataDirLock } from './datadir-lock.js';
 import { createHttpApp, type HttpApp } from './http/app.js';
-import { Metrics, MetricsRegistryToken } from './http/metrics.js';
+import { Metrics } from './http/metrics.js';
+import { kernelServices, VERSION } from './kernel.js';
 import { createLogger, type Logger } from './log.js';
-import type { PluginDefinition } from './plugin/define.js';
+import type { AnyPlugin } from './plugin/define.js';
 import { PluginHost } from './plugin/host.js';
 import { removeServerInfo, writeServerInfo } from './server-info.js';
-
-/** The package version (from sources, package.json is one folder up; from `dist/`, two). */
-export const VERSION: string = (() => {
-  const req = createRequire(import.meta.url);
-  for (const p of ['../package.json', '../../package.json']) {
-    try {
-      const pkg = req(p) as { name?: string; version: string };
-      if (pkg.name === 'gridflex') return pkg.version;
-    } catch {
-      /* try the next */
-    }
-  }
-  return '0.0.0';
-})();
 
 export interface ServerOptions {
   config: GridflexConfig;
   log?: Logger;
   /** Plugins given as values (tests, embedding), in addition to those the config loads. */
-  extraPlugins?: readonly PluginDefinition<any>[];
+  extraPlugins?: readonly AnyPlugin[];
   /** Called once the port is open, before plugins boot (so `/health` answers during boot). */
   onListening?: (url: string) => void;
 }
@@ -69,13 +56,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
   }
   const metrics = new Metrics();
-  const root = createRootContainer();
-  registerValue(root, MetricsRegistryToken, metrics.registry);
   const host = new PluginHost({
     plugins: resolved.plugins,
     configs: resolved.configs,
-    root,
+    root: createRootContainer(),
     log,
+    kernelVersion: VERSION,
+    services: kernelServices(metrics.registry),
     kernel: {
       dataDir: config.dataDir,
       databaseUrl: config.database.url || undefined,

@@ -1,19 +1,14 @@
 import path from 'node:path';
 import client from 'prom-client';
-import { createToken, definePlugin, GfError, MetricsRegistryToken, Router, StorageToken } from '../../core/index.js';
+import { createToken, definePlugin, GfError, isGfError, MetricsRegistryToken, Router, StorageToken } from '../../core/index.js';
+import { DevicesConfig } from './config.js';
 import { DeviceErrors } from './errors.js';
 import { simulateCommand } from './simulate.js';
 import { VenDeviceDriver } from './ven-driver.js';
 import { setOpcuaLogSink } from './opcua-loader.js';
-import { DeviceManager, type DeviceDecl, type DeviceState, type RegisterSpec } from './manager.js';
+import { checkDecl, DeviceManager, type DeviceDecl, type DeviceState, type RegisterSpec } from './manager.js';
 
-export interface DevicesConfig {
-  devices: Partial<DeviceDecl>[];
-  /** An OpenADR 3.1 VEN whose active events drive these devices (the control loop). */
-  ven?: { vtnUrl: string; clientId: string; clientSecret: string; venName: string; notify: 'auto' | 'mqtt' | 'webhook' | 'poll'; pollMs: number; devices?: string[] };
-}
-
-const Holder = createToken<{ manager: DeviceManager; driver?: VenDeviceDriver }>('devices.manager');
+export { DevicesConfig } from './config.js';
 
 /** The device registry, for other plugins and for the VEN driver. */
 export const DeviceManagerToken = createToken<DeviceManager>('devices.registry');
@@ -60,58 +55,45 @@ function fillRegs(m: Record<string, Partial<RegisterSpec>> | undefined): Record<
  * Field devices over Modbus/SunSpec: declared in config (`devices`) or through `POST /api/devices`, polled into
  * the time-series store, set points written, read back and verified. See docs/devices.md.
  */
-export const devicesPlugin = definePlugin<DevicesConfig>({
+export const devicesPlugin = definePlugin({
   manifest: {
     id: 'devices',
-    version: '0.1.0',
-    requires: ['storage'],
+    version: '0.2.0',
+    kernel: '^0.2.0',
     description: 'field devices over Modbus TCP and SunSpec: registry, polling, set points with verification',
-    config: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        devices: { type: 'array', default: [], items: { type: 'object' }, description: 'Device declarations (see docs/devices.md).' },
-        ven: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['vtnUrl', 'clientId', 'clientSecret', 'venName'],
-          description: 'Run an OpenADR 3.1 VEN whose active events become set points on these devices.',
-          properties: {
-            vtnUrl: { type: 'string', pattern: '^https?://', description: 'The VTN base URL, e.g. https://vtn.example/openadr3/3.1.0' },
-            clientId: { type: 'string', minLength: 1 },
-            clientSecret: { type: 'string', minLength: 1 },
-            venName: { type: 'string', minLength: 1 },
-            notify: { enum: ['auto', 'mqtt', 'webhook', 'poll'], default: 'auto' },
-            pollMs: { type: 'integer', minimum: 100, default: 30000 },
-            devices: { type: 'array', items: { type: 'string' }, description: 'Only these devices (default: all).' },
-          },
-        },
-      },
-    },
   },
+  config: DevicesConfig,
+  deps: { storage: StorageToken, metrics: MetricsRegistryToken },
+  provides: { devices: DeviceManagerToken },
+  validate: (cfg) =>
+    cfg.devices.flatMap((d, i) => {
+      try {
+        checkDecl(normalise(d));
+        return [];
+      } catch (e) {
+        if (!isGfError(e)) throw e;
+        const field = typeof e.data?.field === 'string' ? e.data.field : '';
+        return [{ path: `devices[${i}]${field ? `.${field}` : ''}`, message: e.message.replace(/^[^:]+: /, '') }];
+      }
+    }),
   commands: { simulate: simulateCommand },
-  register(ctx) {
+  async start(ctx) {
     // node-opcua's console output goes to the server's log, not stdout.
     setOpcuaLogSink((level, line) => ctx.log[level]({ component: 'node-opcua' }, line));
-    let gauges: { connected: client.Gauge<'device'>; failures: client.Gauge<'device'>; following: client.Gauge<'device'> } | undefined;
-    try {
-      const registry = ctx.resolve(MetricsRegistryToken);
-      gauges = {
-        connected: new client.Gauge({ name: 'gridflex_device_connected', help: 'Device connection up (1) or down (0)', labelNames: ['device'], registers: [registry] }),
-        failures: new client.Gauge({ name: 'gridflex_device_request_failures', help: 'Failed device requests since start', labelNames: ['device'], registers: [registry] }),
-        following: new client.Gauge({ name: 'gridflex_device_following', help: 'Last set point followed (1), not (0), none yet (-1)', labelNames: ['device'], registers: [registry] }),
-      };
-    } catch {
-      /* no metrics outside the server */
-    }
-    const onState = (s: DeviceState) => {
-      gauges?.connected.set({ device: s.id }, s.connection === 'connected' ? 1 : 0);
-      gauges?.failures.set({ device: s.id }, s.failures);
-      gauges?.following.set({ device: s.id }, s.following === null ? -1 : s.following ? 1 : 0);
+    const registry = ctx.deps.metrics;
+    const gauges = {
+      connected: new client.Gauge({ name: 'gridflex_device_connected', help: 'Device connection up (1) or down (0)', labelNames: ['device'], registers: [registry] }),
+      failures: new client.Gauge({ name: 'gridflex_device_request_failures', help: 'Failed device requests since start', labelNames: ['device'], registers: [registry] }),
+      following: new client.Gauge({ name: 'gridflex_device_following', help: 'Last set point followed (1), not (0), none yet (-1)', labelNames: ['device'], registers: [registry] }),
     };
-    const manager = new DeviceManager(() => ctx.resolve(StorageToken).readings, ctx.log, onState, path.join(ctx.kernel.dataDir || '.', 'pki'));
-    ctx.provide(Holder, () => ({ manager }));
-    ctx.expose(DeviceManagerToken, () => manager);
+    const onState = (s: DeviceState) => {
+      gauges.connected.set({ device: s.id }, s.connection === 'connected' ? 1 : 0);
+      gauges.failures.set({ device: s.id }, s.failures);
+      gauges.following.set({ device: s.id }, s.following === null ? -1 : s.following ? 1 : 0);
+    };
+    const readings = ctx.deps.storage.readings;
+    const manager = new DeviceManager(() => readings, ctx.log, onState, path.join(ctx.kernel.dataDir || '.', 'pki'));
+    ctx.onStop(() => manager.stop());
     const r = new Router();
     r.get('/', (http) => {
       http.body = manager.states();
@@ -142,36 +124,25 @@ export const devicesPlugin = definePlugin<DevicesConfig>({
       http.body = await manager.setpoint(http.params.id!, b.name, b.value as number);
     });
     ctx.mount('/api/devices', r);
-  },
-  async start(ctx) {
-    const { manager } = ctx.resolve(Holder);
-    ctx.config.devices.forEach((d, i) => {
-      try {
-        manager.add(normalise(d));
-      } catch (e) {
-        throw new GfError(DeviceErrors.GF_DEVICE_BAD_MAP, `plugins.devices.config.devices[${i}].${(e as Error).message}`, { data: { index: i } });
-      }
-    });
+    // validate() has checked every declaration.
+    for (const d of ctx.config.devices) manager.add(normalise(d));
     const v = ctx.config.ven;
     if (v) {
-      const h = ctx.resolve(Holder);
-      h.driver = new VenDeviceDriver({ vtnUrl: v.vtnUrl, clientId: v.clientId, clientSecret: v.clientSecret, venName: v.venName, notify: v.notify, pollMs: v.pollMs, log: (m) => ctx.log.info(m) }, manager, ctx.log, v.devices);
+      const driver = new VenDeviceDriver({ vtnUrl: v.vtnUrl, clientId: v.clientId, clientSecret: v.clientSecret, venName: v.venName, notify: v.notify, pollMs: v.pollMs, log: (m) => ctx.log.info(m) }, manager, ctx.log, v.devices);
+      let stopped = false;
       // The VTN may be unreachable now: keep trying every 10 s in the background rather than hold up the start.
-      const driver = h.driver;
       const attempt = () =>
         driver.start().catch((err) => {
           ctx.log.warn({ err }, 'the VEN driving the devices could not start; retrying in 10 s');
-          if (h.driver === driver) setTimeout(attempt, 10_000).unref();
+          if (!stopped) setTimeout(attempt, 10_000).unref();
         });
       void attempt();
+      ctx.onStop(async () => {
+        stopped = true;
+        await driver.stop().catch(() => undefined);
+      });
     }
-  },
-  async stop(ctx) {
-    const h = ctx.resolve(Holder);
-    const d = h.driver;
-    h.driver = undefined;
-    await d?.stop().catch(() => undefined);
-    h.manager.stop();
+    return { devices: manager };
   },
 });
 

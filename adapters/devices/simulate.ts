@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { GfError, KernelErrors, type PluginCommand } from '../../core/index.js';
-import type { DevicesConfig } from './index.js';
+import type { DevicesConfig } from './config.js';
 import { OpcuaSimulator } from './simulators/opcua-server.js';
 import { SunSpecSimulator } from './simulators/sunspec-server.js';
 

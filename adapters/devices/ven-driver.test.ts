@@ -37,7 +37,7 @@ describe('devices: an OpenADR 3.1 event through the VEN to a device and back', f
     config.plugins.devices = { enabled: true, config: { devices: [{ id: 'roof', nature: 'PvInverter', sunspec: true, ratedW: 5000, pollSeconds: 60, responseTimeS: 0, endpoint: { port: pv.port } }] } };
     server = await startServer({ config, log: createLogger({ level: 'silent' }) });
     const base = `${server.url}/openadr3/3.1.0`;
-    const manager = server.host.contextOf('devices').resolve(DeviceManagerToken);
+    const manager = server.host.resolve(DeviceManagerToken);
     driver = new VenDeviceDriver({ vtnUrl: base, clientId: 'site-7', clientSecret: 'site-7-secret-1', venName: 'site-7', notify: 'poll', pollMs: 300 }, manager, createLogger({ level: 'silent' }));
     await driver.start();
     const tok = (await (await fetch(`${base}/auth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials&client_id=utility&client_secret=utility-secret-1' })).json()) as { access_token: string };
@@ -83,7 +83,7 @@ describe('devices: an OpenADR 3.1 event through the VEN to a device and back', f
       const bl = (p: string, body: unknown) => fetch(`${base}${p}`, { method: 'POST', headers: { authorization: `Bearer ${tok.access_token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<{ id: string }>);
       const program = await bl('/programs', { programName: 'p9' });
       await bl('/events', { programID: program.id, intervalPeriod: { start: new Date(Date.now() + 500).toISOString(), duration: 'PT30S' }, intervals: [{ id: 0, payloads: [{ type: 'EXPORT_CAPACITY_LIMIT', values: [2] }] }] });
-      const manager = site.host.contextOf('devices').resolve(DeviceManagerToken);
+      const manager = site.host.resolve(DeviceManagerToken);
       let w: number | null | undefined;
       for (let i = 0; i < 100 && w !== -2000; i++) {
         await new Promise((r) => setTimeout(r, 100));

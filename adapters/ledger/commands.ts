@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { GfError, KernelErrors, LedgerToken, type PluginCommand, type StartContext } from '../../core/index.js';
+import { GfError, KernelErrors, LedgerToken, type PluginCommand } from '../../core/index.js';
 import { CONTRACT_NAMES } from './abi.js';
-import type { LedgerConfig } from './index.js';
+import type { LedgerConfig } from './config.js';
 
 const USAGE = `Usage: gridflex ledger info [--json]
        gridflex ledger wallets [--json]
@@ -12,10 +12,10 @@ info: chain id, operator account, contract addresses, chain time.
 wallets: the custodial wallets whose keys this ledger keeps (addresses and labels only).
 rebuild-mirror: drops the event mirror in storage and indexes it again from the chain, with progress.`;
 
-export const ledgerCommand: PluginCommand<LedgerConfig> = {
+export const ledgerCommand: PluginCommand<LedgerConfig, {}, { ledger: typeof LedgerToken }> = {
   summary: 'ledger information, custodial wallets, rebuild the event mirror',
   usage: USAGE,
-  async run(args: string[], ctx: StartContext<LedgerConfig>, io) {
+  async run(args, ctx, io) {
     const [sub, ...rest] = args;
     let json = false;
     try {
@@ -23,7 +23,7 @@ export const ledgerCommand: PluginCommand<LedgerConfig> = {
     } catch (e) {
       throw new GfError(KernelErrors.GF_CLI_USAGE, (e as Error).message.split('\n')[0]!);
     }
-    const ledger = ctx.resolve(LedgerToken);
+    const { ledger } = ctx.provided;
     if (sub === 'info') {
       const info = {
         chainId: ledger.chainId,

@@ -19,16 +19,10 @@ function intParam(v: unknown, name: string, min: number, max: number): number | 
 }
 
 /** `/api/ledger`: contract addresses, the event mirror, and the embedded EVM's read-only JSON-RPC. */
-export function ledgerRouter(get: () => LedgerService | undefined, exposeRpc: boolean): Router {
+export function ledgerRouter(l: LedgerService, exposeRpc: boolean): Router {
   const r = new Router();
-  const ledger = () => {
-    const l = get();
-    if (!l) throw new GfError(LedgerErrors.GF_LEDGER_UNAVAILABLE, 'the ledger is not started');
-    return l;
-  };
   r.get('/', async (ctx) => {
-    const l = ledger();
-    ctx.body = {
+        ctx.body = {
       chainId: l.chainId,
       embedded: l.embedded,
       operator: l.operator,
@@ -53,7 +47,7 @@ export function ledgerRouter(get: () => LedgerService | undefined, exposeRpc: bo
     for (const [k, v] of Object.entries(q)) if (k.startsWith('arg.') && typeof v === 'string') where[k.slice(4)] = v.startsWith('0x') ? v.toLowerCase() : v;
     const afterId = intParam(q.afterId, 'afterId', 0, Number.MAX_SAFE_INTEGER);
     const limit = intParam(q.limit, 'limit', 1, 10000);
-    ctx.body = await ledger().events({
+    ctx.body = await l.events({
       ...(q.contract ? { contract: q.contract as string } : {}),
       ...(q.event ? { event: q.event as string } : {}),
       ...(afterId !== undefined ? { afterId } : {}),
@@ -63,8 +57,7 @@ export function ledgerRouter(get: () => LedgerService | undefined, exposeRpc: bo
   });
   if (exposeRpc) {
     r.post('/rpc', async (ctx) => {
-      const l = ledger();
-      if (!l.embedded) throw new GfError(LedgerErrors.GF_LEDGER_UNSUPPORTED, 'connect to the ledger node directly; this server relays only its embedded EVM');
+            if (!l.embedded) throw new GfError(LedgerErrors.GF_LEDGER_UNSUPPORTED, 'connect to the ledger node directly; this server relays only its embedded EVM');
       const body = ctx.request.body as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown } | undefined;
       const id = body && (typeof body.id === 'number' || typeof body.id === 'string') ? body.id : null;
       const answer = (error: { code: number; message: string; data?: unknown }) => {

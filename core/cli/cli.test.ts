@@ -45,6 +45,38 @@ describe('gridflex command', function () {
     assert.deepEqual(JSON.parse(ok.out), { ok: true, source: good, errors: [] });
   });
 
+  it('config check reports the rules start used to check (extension-point names, cross-field rules), with root errors beside them', async () => {
+    const f = path.join(dir, 'rules.yaml');
+    writeFileSync(
+      f,
+      [
+        'server: { port: -1 }',
+        'plugins:',
+        '  forecasting: { config: { defaultModel: nosuchmodel, schedule: { groups: [nogroup] } } }',
+        '  baseline: { config: { defaultMethod: high-99-of-100 } }',
+        '  p2p-market: { config: { algorithm: lottery, priceCap: 200, defaultRules: { defaultBidPrice: 500 } } }',
+        '  ledger: { config: { maxGas: 40000000 } }',
+        '  weather: { config: { meters: { hh1: nowhere } } }',
+        '  devices: { config: { devices: [{ id: inv1, nature: pv, bridge: modbus, endpoint: { port: 1502 }, ratedW: 5000, colour: red }] } }',
+        '',
+      ].join('\n'),
+    );
+    const r = await run(['config', 'check', f, '--json']);
+    assert.equal(r.code, 1, r.err);
+    const paths = (JSON.parse(r.out) as { errors: { path: string; message: string }[] }).errors.map((e) => e.path).sort();
+    assert.deepEqual(paths, [
+      'plugins.baseline.config.defaultMethod',
+      'plugins.devices.config.devices[0].colour',
+      'plugins.forecasting.config.defaultModel',
+      'plugins.forecasting.config.schedule.groups[0]',
+      'plugins.ledger.config.maxGas',
+      'plugins.p2p-market.config.algorithm',
+      'plugins.p2p-market.config.defaultRules.defaultBidPrice',
+      'plugins.weather.config.meters.hh1',
+      'server.port',
+    ]);
+  });
+
   it('lists plugins from the config when no server runs, and from the server when one does', async () => {
     const data = path.join(dir, 'data');
     const offline = await run(['plugins', '--data', data, '--json'], { GRIDFLEX__plugins__example__enabled: 'true' });

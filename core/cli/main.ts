@@ -7,7 +7,8 @@ import { loadConfig, loadConfigOrThrow, type GridflexConfig } from '../config/co
 import { GfError, KernelErrors, isGfError } from '../errors.js';
 import { PluginHost } from '../plugin/host.js';
 import { readServerInfo } from '../server-info.js';
-import { startServer, VERSION } from '../server.js';
+import { startServer } from '../server.js';
+import { KERNEL_PLAN, kernelServices, VERSION } from '../kernel.js';
 
 /** Where the CLI writes; tests pass their own. */
 export interface CliIo {
@@ -156,19 +157,22 @@ async function pluginCommand(name: string, args: string[], io: CliIo): Promise<n
       });
     }
   }
-  const plugins = PluginHost.closure(resolved.plugins, owner.manifest.id);
+  const plugins = PluginHost.closure(resolved.plugins, owner.manifest.id, KERNEL_PLAN);
   const log = createLogger({ level: process.env.LOG_LEVEL ?? 'warn', destination: pino.destination({ fd: 2, sync: true }) });
   const host = new PluginHost({
     plugins,
     configs: resolved.configs,
     root: createRootContainer(),
     log,
+    kernelVersion: VERSION,
+    services: kernelServices(),
     kernel: { dataDir: config.dataDir, databaseUrl: config.database.url || undefined, instanceId: `cli-${process.pid}` },
     startTimeoutMs: config.server.startTimeoutMs,
   });
+  if (!cmd.run) throw usage(`gridflex ${name} needs no server or data folder here; check its arguments (gridflex ${name} --help)`);
   await host.boot();
   try {
-    return await cmd.run(own, host.contextOf(owner.manifest.id), io);
+    return await cmd.run(own, host.commandContext(owner.manifest.id), io);
   } finally {
     await host.stop();
   }
@@ -397,7 +401,7 @@ async function plugins(args: string[], io: CliIo): Promise<number> {
     source = `server pid ${running.pid} at ${running.url}`;
   } else {
     const resolved = await resolvePlugins(config);
-    const plan = PluginHost.plan(resolved.plugins, resolved.configs);
+    const plan = PluginHost.plan(resolved.plugins, resolved.configs, KERNEL_PLAN);
     for (const p of [...resolved.problems, ...plan.problems]) io.err(`${p.code}: ${p.message}`);
     rows = resolved.plugins.map((p) => ({ id: p.manifest.id, version: p.manifest.version, state: 'not running', description: p.manifest.description }));
     source = 'config (no server running on this data folder)';
@@ -435,7 +439,12 @@ async function configCommand(args: string[], io: CliIo): Promise<number> {
   return errors.errors.length === 0 ? 0 : 1;
 }
 
-/** Every problem in a config: root schema, unknown or unloadable plugins, plugin configs, requires. */
+/**
+ * Every problem in a config, all at once: the root schema, unknown or unloadable plugins, plugin configs against
+ * their schemas, dependencies, kernel versions, extension-point entries, and each plugin's own `validate` rules
+ * (everything a boot would refuse before any plugin starts). Root violations do not hide plugin errors: the plugins
+ * section is checked whenever it has the right shape.
+ */
 export async function checkConfig(file: string | undefined): Promise<{
   source: string;
   plugins: string[];
@@ -449,11 +458,20 @@ export async function checkConfig(file: string | undefined): Promise<{
     return { source: file ?? 'defaults', plugins: [], errors: [{ code, path: '(file)', message: (e as Error).message }] };
   }
   const errors: { code: string; path: string; message: string }[] = loaded.violations.map((v) => ({ code: KernelErrors.GF_CONFIG_INVALID, path: v.path, message: v.message }));
-  if (errors.length > 0) return { source: loaded.source, plugins: [], errors };
   const config: GridflexConfig = loaded.config;
+  // Without a well-formed plugins section there is nothing more to check.
+  if (errors.some((e) => e.path === 'plugins' || /^plugins\.[^.]+(\.(enabled|module))?$/.test(e.path))) return { source: loaded.source, plugins: [], errors };
   const resolved = await resolvePlugins(config);
-  const plan = PluginHost.plan(resolved.plugins, resolved.configs);
-  for (const p of [...resolved.problems, ...plan.problems]) {
+  const host = new PluginHost({
+    plugins: resolved.plugins,
+    configs: resolved.configs,
+    root: createRootContainer(),
+    log: createLogger({ level: 'silent' }),
+    kernelVersion: VERSION,
+    services: kernelServices(),
+    kernel: { dataDir: config.dataDir, databaseUrl: config.database?.url || undefined, instanceId: 'config-check' },
+  });
+  for (const p of [...resolved.problems, ...host.check()]) {
     if (p.violations) for (const v of p.violations) errors.push({ code: p.code, path: v.path, message: v.message });
     else errors.push({ code: p.code, path: `plugins.${p.plugin}`, message: p.message });
   }

@@ -18,7 +18,7 @@ async function start(opts: { failReadiness?: boolean; bodyLimitBytes?: number } 
   const log = createLogger({ level: 'info', destination: sink });
   const plugin = definePlugin({
     manifest: { id: 't', version: '1.0.0' },
-    register(ctx) {
+    async start(ctx) {
       const r = new Router();
       r.post('/echo', (c) => {
         c.body = { got: c.request.body ?? null, xmlRoot: c.state.xml ? Object.keys(c.state.xml as object)[0] : null };
@@ -38,7 +38,7 @@ async function start(opts: { failReadiness?: boolean; bodyLimitBytes?: number } 
       });
     },
   });
-  const host = new PluginHost({ plugins: [plugin], root: createRootContainer(), log, kernel: { dataDir: '', databaseUrl: undefined, instanceId: 't' } });
+  const host = new PluginHost({ plugins: [plugin], root: createRootContainer(), log, kernelVersion: '0.2.0', kernel: { dataDir: '', databaseUrl: undefined, instanceId: 't' } });
   const app: HttpApp = createHttpApp({
     log,
     metrics: new Metrics(),

@@ -148,7 +148,7 @@ describe('baseline: /api/baselines and gridflex baseline evaluate', function () 
     const config = loadConfigOrThrow({ env: {}, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
     config.plugins.baseline = { enabled: true, config: { groups: { street: ['hh1', 'hh2', 'hh3'] }, assets: { hh1: [{ nature: 'Battery', downW: 2000, upW: 2000 }] } } };
     server = await startServer({ config, log: createLogger({ level: 'silent' }) });
-    await storeEdrp(server.host.contextOf('baseline').resolve(StorageToken).readings, ['hh1', 'hh2', 'hh3']);
+    await storeEdrp(server.host.resolve(StorageToken).readings, ['hh1', 'hh2', 'hh3']);
   });
   after(async () => {
     await server?.close();

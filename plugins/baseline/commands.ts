@@ -5,7 +5,7 @@ import { DAY_MS, loadWideCsv, resample, toMatrix, type DailyMatrix } from '../fo
 import { ReadingsParser } from '../meter-data/api.js';
 import { BaselineErrors } from './errors.js';
 import { evaluateBaselines, type BaselineEvaluation } from './evaluate.js';
-import type { BaselineConfig } from './index.js';
+import type { BaselineConfig } from './config.js';
 import { BUILTIN_METHODS, NEEDS_WEATHER } from './methods.js';
 import { parseWindow } from './window.js';
 

@@ -1,16 +1,17 @@
+import { Type } from 'typebox';
 import { definePlugin, Router, StorageToken, validBody } from '../../core/index.js';
 
 /** The body POST /greetings accepts (JSON Schema, checked with ajv). */
 const GREETING = { type: 'object', additionalProperties: false, required: ['name'], properties: { name: { type: 'string', pattern: "^\\p{L}[\\p{L} .'-]{0,63}$" } } };
 
 /** The README's example plugin: a route with a checked body, a config key with a default, and its own table. */
-export default definePlugin<{ greeting: string }>({
-  manifest: {
-    id: 'example', version: '1.0.0', requires: ['storage'], description: 'Greets people and counts the greetings',
-    config: { type: 'object', additionalProperties: false, properties: { greeting: { type: 'string', minLength: 1, default: 'Hello' } } },
-  },
-  register(ctx) {
-    const storage = ctx.resolve(StorageToken);
+export default definePlugin({
+  manifest: { id: 'example', version: '1.0.0', kernel: '^0.2.0', description: 'Greets people and counts the greetings' },
+  config: Type.Object({ greeting: Type.String({ minLength: 1, default: 'Hello' }) }, { additionalProperties: false }),
+  deps: { storage: StorageToken },
+  async start(ctx) {
+    const { storage } = ctx.deps;
+    await storage.migrate('example', [{ version: 1, name: 'greetings', up: 'CREATE TABLE example_greetings (id serial PRIMARY KEY, name text NOT NULL)' }]);
     const router = new Router();
     router.post('/greetings', async (http) => {
       const { name } = validBody<{ name: string }>(http.request.body, GREETING); // 400 GF_VALIDATION_FAILED naming each bad field
@@ -20,10 +21,5 @@ export default definePlugin<{ greeting: string }>({
       http.body = { message: `${ctx.config.greeting}, ${name}!`, count: rows[0]!.n };
     });
     ctx.mount('/api/example', router);
-  },
-  async start(ctx) {
-    await ctx.resolve(StorageToken).migrate('example', [
-      { version: 1, name: 'greetings', up: 'CREATE TABLE example_greetings (id serial PRIMARY KEY, name text NOT NULL)' },
-    ]);
   },
 });

@@ -3,7 +3,7 @@ import { GfError, KernelErrors, type CommandIo, type PluginCommand } from '../..
 import { parseResolution } from '../meter-data/api.js';
 import { ForecastErrors } from './errors.js';
 import { evaluate, type Evaluation } from './evaluate.js';
-import type { ForecastingConfig } from './index.js';
+import type { ForecastingConfig } from './config.js';
 import { loadWideCsv } from './load.js';
 import { BUILTIN_MODELS, type ForecastModel } from './models.js';
 import { DAY_MS } from './profiles.js';

@@ -22,7 +22,7 @@ describe('forecasting: /api/forecasts from stored readings, and the scheduled jo
     const config = loadConfigOrThrow({ env: {}, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
     config.plugins.forecasting = { enabled: true, config: { groups: { feeder7: METERS }, schedule: { groups: ['feeder7'], intradayEvery: '', dayAheadCron: '' } } };
     server = await startServer({ config, log: createLogger({ level: 'silent' }) });
-    await storeEdrp(server.host.contextOf('forecasting').resolve(StorageToken).readings, METERS);
+    await storeEdrp(server.host.resolve(StorageToken).readings, METERS);
   });
   after(async () => {
     await server?.close();
@@ -95,7 +95,7 @@ describe('forecasting: /api/forecasts from stored readings, and the scheduled jo
   });
 
   it('the intraday job stores the latest forecast per meter', async () => {
-    const scheduler = server.host.contextOf('forecasting').resolve(SchedulerToken);
+    const scheduler = server.host.resolve(SchedulerToken);
     assert.equal((await get('/latest?meter=hh1')).status, 404);
     await scheduler.now('forecasting.intraday', { at: '2009-05-12T10:00:00Z' });
     for (let i = 0; i < 200; i++) {

@@ -78,7 +78,7 @@ describe('hmi: pages from the server’s own APIs', function () {
     config.plugins['p2p-market'] = { enabled: false, config: {} };
     config.plugins.ledger = { enabled: false, config: {} };
     server = await startServer({ config, log: createLogger({ level: 'silent' }) });
-    await storeEdrp(server.host.contextOf('hmi').resolve(StorageToken).readings, ['hh1', 'hh2', 'hh3']);
+    await storeEdrp(server.host.resolve(StorageToken).readings, ['hh1', 'hh2', 'hh3']);
   });
   after(async () => {
     await server?.close();

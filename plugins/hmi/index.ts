@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import { definePlugin, GfError, KernelErrors, Router } from '../../core/index.js';
 import { readServerInfo } from '../../core/server-info.js';
+import { HmiConfig } from './config.js';
 import { chart, esc, page, type Series } from './svg.js';
 
 /**
@@ -70,15 +71,15 @@ function sumOn(ts: string[], series: { ts: string[]; values: (number | null)[] }
   });
 }
 
-export const hmiPlugin = definePlugin<Record<string, never>>({
+export const hmiPlugin = definePlugin({
   manifest: {
     id: 'hmi',
-    version: '0.1.0',
-    requires: [],
+    version: '0.2.0',
+    kernel: '^0.2.0',
     description: 'web HMI: pages with plots of readings, forecasts, baselines and market clearing, from the server’s own APIs',
-    config: { type: 'object', additionalProperties: false, properties: {} },
   },
-  register(ctx) {
+  config: HmiConfig,
+  async start(ctx) {
     let base: string | undefined; // the server's own address, read once from its data folder (never the request's Host)
     const api = async (path: string): Promise<Answer> => {
       base ??= readServerInfo(ctx.kernel.dataDir)?.url;

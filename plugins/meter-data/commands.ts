@@ -1,10 +1,10 @@
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { GfError, KernelErrors, StorageToken, type CommandIo, type PluginCommand, type StartContext } from '../../core/index.js';
+import { GfError, KernelErrors, StorageToken, type CommandIo, type PluginCommand } from '../../core/index.js';
 import { MeterDataErrors } from './errors.js';
 import { refusal, writeParsed, type ImportReport } from './importer.js';
-import type { MeterDataConfig } from './index.js';
+import type { MeterDataConfig } from './config.js';
 import { importOptions, type RawImportOptions } from './options.js';
 import { ReadingsParser, type ImportOptions, type Issue, type ParseResult } from './parse.js';
 
@@ -115,13 +115,13 @@ function print(report: ImportReport, json: boolean, io: CommandIo): number {
 }
 
 /** `gridflex import readings FILE`. */
-export const importCommand: PluginCommand<MeterDataConfig> = {
+export const importCommand: PluginCommand<MeterDataConfig, { storage: typeof StorageToken }> = {
   summary: 'import meter readings from CSV or JSON, with gaps, duplicates, DST shifts and resets reported',
   usage: USAGE,
-  async run(argv: string[], ctx: StartContext<MeterDataConfig>, io) {
+  async run(argv, ctx, io) {
     const a = args(argv);
     const parsed = await parseFile(a.file, a.size, a.o.parse, io);
-    return print(await writeParsed(ctx.resolve(StorageToken).readings, parsed, a.o.write), a.json, io);
+    return print(await writeParsed(ctx.deps.storage.readings, parsed, a.o.write), a.json, io);
   },
   async runRemote(argv, serverUrl, io) {
     const a = args(argv);

@@ -1,5 +1,5 @@
-import type { Server } from 'node:https';
 import { createToken, definePlugin, GfError, Router, StorageToken, validBody, type Storage } from '../../core/index.js';
+import { Oa2Config } from './config.js';
 import { Oa3Token } from '../openadr3/api.js';
 import { Oa2Errors } from './errors.js';
 import { oa2Migrations } from './migrations.js';
@@ -7,27 +7,9 @@ import { loadCa, loadIdentity, Pusher, serviceRouter, startTlsListener } from '.
 import { Oa2Vtn, type VenRow } from './vtn.js';
 import { durationToMs } from '../../standards/common/ids.js';
 
-export interface Oa2Config {
-  vtnId: string;
-  basePath: string;
-  pollFreq: string;
-  marketContextBase: string;
-  currency: string;
-  openRegistration: boolean;
-  requireSignatures: boolean;
-  autoRequestReports: string[];
-  reportBackDuration: string;
-  nearMinutes: number;
-  maxXmlBytes: number;
-  pushTimeoutMs: number;
-  pushHostsWithoutTls: string[];
-  tls?: { host: string; port: number; certFile: string; keyFile: string; caFile: string };
-  signing?: { certFile: string; keyFile: string };
-  vens: Array<{ venName: string; fingerprint?: string }>;
-}
+export { Oa2Config } from './config.js';
 
 export const Oa2VtnToken = createToken<Oa2Vtn>('openadr2b.vtn');
-const State = createToken<{ vtn?: Oa2Vtn; pusher?: Pusher; tls?: Server; tlsPort?: number }>('openadr2b.state');
 
 const FINGERPRINT = '^([0-9A-F]{2}:){9}[0-9A-F]{2}$';
 const DURATION = '^P(?!$)(\\d+D)?(T(?=\\d)(\\d+H)?(\\d+M)?(\\d+S)?)?$';
@@ -36,86 +18,27 @@ const DURATION = '^P(?!$)(\\d+D)?(T(?=\\d)(\\d+H)?(\\d+M)?(\\d+S)?)?$';
  * OpenADR 2.0b VTN (profile B, simple HTTP pull and push) over the same programs and events as the
  * OpenADR 3.1 VTN. See README.md and docs/openadr2b.md.
  */
-export const openadr2bPlugin = definePlugin<Oa2Config>({
+export const openadr2bPlugin = definePlugin({
   manifest: {
     id: 'openadr2b',
-    version: '0.1.0',
-    requires: ['storage', 'openadr3'],
+    version: '0.2.0',
+    kernel: '^0.2.0',
     description: 'OpenADR 2.0b VTN (EiRegisterParty, EiEvent, EiReport, EiOpt, OadrPoll; mutual TLS; XML signatures)',
-    config: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        vtnId: { type: 'string', minLength: 1, maxLength: 128, default: 'gridflex-vtn', description: 'ei:vtnID in every message.' },
-        basePath: { type: 'string', pattern: '^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$', default: '/OpenADR2/Simple/2.0b', description: 'Where the services are served (the simple HTTP binding path).' },
-        pollFreq: { type: 'string', pattern: DURATION, default: 'PT10S', description: 'oadrRequestedOadrPollFreq given to VENs.' },
-        marketContextBase: { type: 'string', minLength: 1, default: 'urn:gridflex:program:', description: 'A program\'s market context is this followed by its programName.' },
-        currency: { type: 'string', pattern: '^[A-Z]{3}$', default: 'EUR', description: 'Currency of PRICE signals whose payload descriptor names none.' },
-        openRegistration: { type: 'boolean', default: true, description: 'Over plain HTTP, let unknown VENs register by oadrVenName. Over TLS a VEN must always be provisioned with its certificate fingerprint.' },
-        requireSignatures: { type: 'boolean', default: false, description: 'Refuse unsigned messages from every VEN (otherwise only from VENs registered with oadrXmlSignature).' },
-        autoRequestReports: { type: 'array', items: { enum: ['TELEMETRY_USAGE', 'TELEMETRY_STATUS', 'HISTORY_USAGE'] }, default: ['TELEMETRY_USAGE', 'TELEMETRY_STATUS'], description: 'Reports requested as soon as a VEN registers them.' },
-        reportBackDuration: { type: 'string', pattern: DURATION, default: 'PT1M', description: 'How often a VEN reports back on requested telemetry.' },
-        nearMinutes: { type: 'integer', minimum: 0, maximum: 1440, default: 15, description: 'An event this close to its start has status near (else far).' },
-        maxXmlBytes: { type: 'integer', minimum: 1024, maximum: 16777216, default: 1048576, description: 'Largest accepted message.' },
-        pushTimeoutMs: { type: 'integer', minimum: 100, maximum: 60000, default: 10000, description: 'Per push request to a VEN.' },
-        pushHostsWithoutTls: { type: 'array', items: { type: 'string', minLength: 1 }, default: ['127.0.0.1', 'localhost', '::1'], description: 'Hosts a VEN registering over plain HTTP (not authenticated) may name as its push address; VENs registered over mutual TLS may name any.' },
-        tls: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['port', 'certFile', 'keyFile', 'caFile'],
-          description: 'An HTTPS listener with mutual TLS (TLS 1.2+): VENs present certificates from caFile and are identified by fingerprint.',
-          properties: {
-            host: { type: 'string', default: '127.0.0.1' },
-            port: { type: 'integer', minimum: 0, maximum: 65535, description: '0 picks a free port (logged and in GET /api/openadr2b).' },
-            certFile: { type: 'string', minLength: 1 },
-            keyFile: { type: 'string', minLength: 1 },
-            caFile: { type: 'string', minLength: 1, description: 'CA certificates VEN certificates must chain to.' },
-          },
-        },
-        signing: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['certFile', 'keyFile'],
-          description: 'Certificate and RSA key the VTN signs with (for VENs that registered with oadrXmlSignature); the TLS ones when absent.',
-          properties: { certFile: { type: 'string', minLength: 1 }, keyFile: { type: 'string', minLength: 1 } },
-        },
-        vens: {
-          type: 'array',
-          default: [],
-          description: 'VENs provisioned at start (name, and the certificate fingerprint for TLS).',
-          items: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['venName'],
-            properties: { venName: { type: 'string', minLength: 1, maxLength: 128 }, fingerprint: { type: 'string', pattern: FINGERPRINT } },
-          },
-        },
-      },
-    },
   },
-  register(ctx) {
-    const state: { vtn?: Oa2Vtn; pusher?: Pusher; tls?: Server; tlsPort?: number } = {};
-    ctx.provide(State, () => state);
-    ctx.expose(Oa2VtnToken, () => {
-      if (!state.vtn) throw new Error('openadr2b is not started');
-      return state.vtn;
-    });
-    // Requests reach plugin routes only once every plugin has started (503 before), so the VTN exists by then.
-    ctx.mount(ctx.config.basePath, serviceRouter(() => state.vtn!));
-    ctx.mount('/api/openadr2b', operatorRouter(() => state.vtn!, () => state.tlsPort, ctx.resolve(StorageToken)));
-  },
+  config: Oa2Config,
+  deps: { storage: StorageToken, openadr3: Oa3Token },
+  provides: { vtn: Oa2VtnToken },
   async start(ctx) {
-    const storage = ctx.resolve(StorageToken);
+    const { storage, openadr3 } = ctx.deps;
     await storage.migrate('openadr2b', oa2Migrations);
     const cfg = ctx.config;
-    const state = ctx.resolve(State);
     // Certificates, keys and the CA are read once: the TLS listener, push delivery and signatures share them.
     const tlsIdentity = cfg.tls ? loadIdentity(cfg.tls.certFile, cfg.tls.keyFile) : undefined;
     const ca = cfg.tls ? loadCa(cfg.tls.caFile) : undefined;
     const identity = cfg.signing ? loadIdentity(cfg.signing.certFile, cfg.signing.keyFile) : tlsIdentity;
     const vtn = new Oa2Vtn(
       storage,
-      ctx.resolve(Oa3Token).bridge,
+      openadr3.bridge,
       {
         vtnId: cfg.vtnId,
         pollFreq: cfg.pollFreq,
@@ -133,27 +56,24 @@ export const openadr2bPlugin = definePlugin<Oa2Config>({
       identity,
     );
     await vtn.start();
+    ctx.onStop(() => vtn.stop());
     for (const v of cfg.vens) await vtn.provision(v.venName, v.fingerprint ?? null);
-    state.vtn = vtn;
-    state.pusher = new Pusher(vtn, { timeoutMs: cfg.pushTimeoutMs, ...(tlsIdentity ? { identity: tlsIdentity } : {}), ...(ca ? { ca } : {}) }, ctx.log);
-    state.pusher.start();
+    const pusher = new Pusher(vtn, { timeoutMs: cfg.pushTimeoutMs, ...(tlsIdentity ? { identity: tlsIdentity } : {}), ...(ca ? { ca } : {}) }, ctx.log);
+    pusher.start();
+    ctx.onStop(() => pusher.stop());
+    let tlsPort: number | undefined;
     if (cfg.tls && tlsIdentity && ca) {
       const { server, port } = await startTlsListener(vtn, { host: cfg.tls.host ?? '127.0.0.1', port: cfg.tls.port, identity: tlsIdentity, ca, basePath: cfg.basePath, maxBytes: cfg.maxXmlBytes }, ctx.log);
-      state.tls = server;
-      state.tlsPort = port;
+      tlsPort = port;
+      ctx.onStop(async () => {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      });
       ctx.log.info({ port }, 'OpenADR 2.0b mutual-TLS listener started');
     }
-  },
-  async stop(ctx) {
-    const state = ctx.resolve(State);
-    state.pusher?.stop();
-    state.vtn?.stop();
-    if (state.tls) {
-      const s = state.tls;
-      s.closeAllConnections();
-      await new Promise<void>((resolve) => s.close(() => resolve()));
-    }
-    state.tls = undefined;
+    ctx.mount(cfg.basePath, serviceRouter(() => vtn));
+    ctx.mount('/api/openadr2b', operatorRouter(() => vtn, () => tlsPort, storage));
+    return { vtn };
   },
 });
 

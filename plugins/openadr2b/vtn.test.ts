@@ -208,7 +208,7 @@ describe('OpenADR 2.0b VTN and VEN over plain HTTP (pull)', function () {
     const hist = ((await api('GET', `/vens/${ven.venID}/reports`)).body as any[]).find((x) => x.reportName === 'HISTORY_USAGE');
     assert.deepEqual(hist.body.intervals.interval.map((i: any) => i.payloads[0].oadrReportPayload.payloadBase.payloadFloat.value), [500, 501, 502]);
     // Usage reports are meter readings too: in the time-series store, where baselines and forecasts read them.
-    const readings = server.host.contextOf('openadr2b').resolve(StorageToken).readings;
+    const readings = server.host.resolve(StorageToken).readings;
     const energy = await readings.read({ meterIds: ['site-2b__energy'], quantity: 'energyImport', from: start, to: start + 3 * 3600_000 });
     assert.deepEqual([...energy[0]!.values], [500, 501, 502]);
     assert.equal(energy[0]!.resolutionS, 3600);

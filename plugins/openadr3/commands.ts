@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
-import { GfError, KernelErrors, type PluginCommand, type StartContext } from '../../core/index.js';
+import { GfError, KernelErrors, type PluginCommand } from '../../core/index.js';
 import type { ClientRole } from '../../standards/openadr3/types.js';
-import { Oa3Token } from './api.js';
-import type { Oa3Config } from './index.js';
+import type { Oa3Token } from './api.js';
+import type { Oa3Config } from './config.js';
 
 const USAGE = `Usage: gridflex clients add --role bl|ven --name NAME [--client-id ID] [--json]
        gridflex clients list [--json]
@@ -17,10 +17,10 @@ function usage(message: string): GfError {
 }
 
 /** `gridflex clients …`: provision VTN clients out of band, as OpenADR 3 expects. */
-export const clientsCommand: PluginCommand<Oa3Config> = {
+export const clientsCommand: PluginCommand<Oa3Config, {}, { openadr3: typeof Oa3Token }> = {
   summary: 'provision OpenADR 3 client credentials (add, list)',
   usage: USAGE,
-  async run(args: string[], ctx: StartContext<Oa3Config>, io) {
+  async run(args, ctx, io) {
     const [sub, ...rest] = args;
     let parsed;
     try {
@@ -33,7 +33,7 @@ export const clientsCommand: PluginCommand<Oa3Config> = {
       throw usage((e as Error).message.split('\n')[0]!);
     }
     const { values } = parsed;
-    const registry = ctx.resolve(Oa3Token).clients;
+    const registry = ctx.provided.openadr3.clients;
     if (sub === 'add') {
       if (values.role !== 'bl' && values.role !== 'ven') throw usage('--role must be bl or ven');
       if (!values.name) throw usage('--name is required');

@@ -30,8 +30,8 @@ describe('p2p-market end to end on the embedded EVM: register, fund, orders (som
     config.plugins['p2p-market'] = { enabled: true, config: { jobEvery: '', sessionsAhead: 2, greenRewardPerKwh: 200, defaultRules: { autoBid: false, green: true, maxOrderWh: 20_000 } } };
     config.plugins['pv-degradation'] = { enabled: true, config: { defaultSite: SITE } };
     server = await startServer({ config, log: createLogger({ level: 'silent' }) });
-    L = server.host.contextOf('p2p-market').resolve(LedgerToken);
-    const storage = server.host.contextOf('p2p-market').resolve(StorageToken);
+    L = server.host.resolve(LedgerToken);
+    const storage = server.host.resolve(StorageToken);
     // Nine weeks of history ending today: three real households (EDRP, moved by whole weeks) and two PV roofs.
     const today = Math.floor(Date.now() / DAY) * DAY;
     const p = new ReadingsParser({ meters: ['hh1', 'hh2', 'hh3'] });
@@ -111,7 +111,7 @@ describe('p2p-market end to end on the embedded EVM: register, fund, orders (som
     assert.ok(!auto.some((o: any) => o.prosumer === 'c3'), 'c3 bids by hand');
     assert.ok(Number.isInteger(v.priceSignal), `price signal ${v.priceSignal}`);
     // The price signal reaches VENs as an OpenADR 3.1 PRICE event.
-    const ven = await server.host.contextOf('openadr3').resolve(Oa3Token).clients.add({ role: 'ven', name: 'market VEN' });
+    const ven = await server.host.resolve(Oa3Token).clients.add({ role: 'ven', name: 'market VEN' });
     const tok = (await (await fetch(`${server.url}/openadr3/3.1.0/auth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=client_credentials&client_id=${ven.clientId}&client_secret=${ven.clientSecret}` })).json()) as { access_token: string };
     const events = (await (await fetch(`${server.url}/openadr3/3.1.0/events`, { headers: { authorization: `Bearer ${tok.access_token}` } })).json()) as any[];
     const e = events.find((x) => x.eventName === `p2p-market session ${sid}`);
@@ -234,7 +234,7 @@ describe('p2p-market end to end on the embedded EVM: register, fund, orders (som
   });
 
   it('the market job opens, clears and settles sessions on its own as chain time passes', async () => {
-    const scheduler = server.host.contextOf('p2p-market').resolve(SchedulerToken);
+    const scheduler = server.host.resolve(SchedulerToken);
     const state = async (id: number) => (await api('GET', `/sessions/${id}`)).body.state as string;
     const tick = async () => {
       const before = (await scheduler.jobs('p2p-market.tick'))[0]?.lastFinishedAt?.getTime() ?? 0;

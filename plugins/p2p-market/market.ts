@@ -507,11 +507,19 @@ function bad(field: string, message: string): GfError {
   return new GfError(MarketErrors.GF_MARKET_BAD_REQUEST, message, { data: { field } });
 }
 
-export function checkRules(r: TradingRules, cap: number): void {
-  if (!Number.isSafeInteger(r.maxOrderWh) || r.maxOrderWh <= 0) throw bad('rules.maxOrderWh', 'maxOrderWh must be a whole number above zero');
+/** Every rule a prosumer's trading rules break (fields named as in the rules object); empty when they hold. */
+export function rulesProblems(r: TradingRules, cap: number): { path: string; message: string }[] {
+  const problems: { path: string; message: string }[] = [];
+  if (!Number.isSafeInteger(r.maxOrderWh) || r.maxOrderWh <= 0) problems.push({ path: 'maxOrderWh', message: 'maxOrderWh must be a whole number above zero' });
   for (const k of ['defaultBidPrice', 'defaultOfferPrice'] as const) {
-    if (!Number.isSafeInteger(r[k]) || r[k] < 0 || r[k] > cap) throw bad(`rules.${k}`, `${k} must be a whole number from 0 to the cap ${cap}`);
+    if (!Number.isSafeInteger(r[k]) || r[k] < 0 || r[k] > cap) problems.push({ path: k, message: `${k} must be a whole number from 0 to the cap ${cap}` });
   }
-  if (typeof r.autoBid !== 'boolean') throw bad('rules.autoBid', 'autoBid must be true or false');
-  if (typeof r.green !== 'boolean') throw bad('rules.green', 'green must be true or false');
+  if (typeof r.autoBid !== 'boolean') problems.push({ path: 'autoBid', message: 'autoBid must be true or false' });
+  if (typeof r.green !== 'boolean') problems.push({ path: 'green', message: 'green must be true or false' });
+  return problems;
+}
+
+export function checkRules(r: TradingRules, cap: number): void {
+  const [first] = rulesProblems(r, cap);
+  if (first) throw bad(`rules.${first.path}`, first.message);
 }

@@ -1,15 +1,9 @@
-import { createToken, definePlugin, GfError, KernelErrors, Router, StorageToken, isQuantity, type Migration, type Quantity } from '../../core/index.js';
-import { ForecastModels, type Site } from '../forecasting/api.js';
+import { definePlugin, GfError, KernelErrors, Router, StorageToken, isQuantity, type Migration, type Quantity } from '../../core/index.js';
+import { PvConfig } from './config.js';
+import { ForecastModels } from '../forecasting/api.js';
 import { PvErrors } from './errors.js';
-import { dailyPr, judge, requireYoy, type HealthRules } from './health.js';
+import { dailyPr, judge, requireYoy } from './health.js';
 import { pvClearSkyModel } from './pv-model.js';
-
-export interface PvConfig {
-  defaultSite?: Site;
-  sites: Record<string, Site>;
-  groups: Record<string, string[]>;
-  rules: HealthRules;
-}
 
 const migrations: Migration[] = [
   {
@@ -19,49 +13,37 @@ const migrations: Migration[] = [
   },
 ];
 
-const State = createToken<{ rates: Map<string, number> }>('pv-degradation.state');
-const siteSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['latitude', 'longitude'],
-  properties: { latitude: { type: 'number', minimum: -90, maximum: 90 }, longitude: { type: 'number', minimum: -180, maximum: 180 } },
-};
+export { PvConfig } from './config.js';
+
+/** Where a PV meter is: its own site, else the default one. */
+const siteOf = (cfg: PvConfig) => (id: string | undefined) => (id && cfg.sites[id]) || cfg.defaultSite;
 
 /**
  * PV health: year-on-year degradation with an uncertainty interval, under-performers flagged, and the
  * `pv-clearsky` forecasting model (contributed to forecasting.models) corrected by each system's estimate.
  */
-export const pvDegradationPlugin = definePlugin<PvConfig>({
+export const pvDegradationPlugin = definePlugin({
   manifest: {
     id: 'pv-degradation',
-    version: '0.1.0',
-    requires: ['storage', 'forecasting'],
+    version: '0.2.0',
+    kernel: '^0.2.0',
     description: 'PV degradation (year-on-year performance ratio), under-performance flags, clear-sky PV forecasts',
-    config: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        defaultSite: { ...siteSchema, description: 'Where PV systems are unless `sites` says otherwise.' },
-        sites: { type: 'object', default: {}, additionalProperties: siteSchema, description: 'Latitude and longitude per PV meter.' },
-        groups: { type: 'object', default: {}, additionalProperties: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 }, description: 'Named fleets of PV meters (request them with group=NAME).' },
-        rules: {
-          type: 'object',
-          additionalProperties: false,
-          default: {},
-          properties: {
-            rateLimit: { type: 'number', default: -1.5, description: 'Flag systems degrading faster (%/year, negative).' },
-            rateCiLimit: { type: 'number', default: 1.0, description: '…when the 95 % interval also lies below minus this.' },
-            fleetShare: { type: 'number', minimum: 0, maximum: 1, default: 0.85, description: 'Flag systems whose recent PR is below this share of the fleet median.' },
-          },
-        },
-      },
-    },
   },
+  config: PvConfig,
+  deps: { storage: StorageToken },
   register(ctx) {
-    const state = { rates: new Map<string, number>() };
-    ctx.provide(State, () => state);
-    const site = (id: string | undefined) => (id && ctx.config.sites[id]) || ctx.config.defaultSite;
-    ctx.contribute(ForecastModels, 'pv-clearsky', pvClearSkyModel({ site, degradation: (id) => (id ? state.rates.get(id) : undefined) }));
+    // The model reads each system's latest degradation rate: loaded by start, updated by GET /api/pv-health.
+    const rates = new Map<string, number>();
+    ctx.contribute(ForecastModels, 'pv-clearsky', pvClearSkyModel({ site: siteOf(ctx.config), degradation: (id) => (id ? rates.get(id) : undefined) }));
+    return { rates };
+  },
+  async start(ctx) {
+    const { storage } = ctx.deps;
+    const { rates } = ctx.registered;
+    const site = siteOf(ctx.config);
+    await storage.migrate('pv-degradation', migrations);
+    const { rows } = await storage.query<{ meter_id: string; rate_pct_per_year: number }>('SELECT meter_id, rate_pct_per_year FROM pv_health');
+    for (const r of rows) rates.set(r.meter_id, Number(r.rate_pct_per_year));
     const r = new Router();
     r.get('/', async (http) => {
       const q = http.query;
@@ -79,7 +61,6 @@ export const pvDegradationPlugin = definePlugin<PvConfig>({
       if (!isQuantity(quantity)) throw new GfError(KernelErrors.GF_VALIDATION_FAILED, `quantity '${quantity}' is unknown`, { data: { parameter: 'quantity' } });
       const years = typeof q.years === 'string' ? Number(q.years) : 5;
       if (!(Number.isInteger(years) && years >= 2 && years <= 20)) throw new GfError(KernelErrors.GF_VALIDATION_FAILED, 'years must be 2 to 20', { data: { parameter: 'years' } });
-      const storage = ctx.resolve(StorageToken);
       const to = Date.now();
       const results = [];
       for (const m of meters) {
@@ -90,7 +71,7 @@ export const pvDegradationPlugin = definePlugin<PvConfig>({
       }
       const health = judge(results, ctx.config.rules);
       for (const h of health) {
-        state.rates.set(h.meterId, h.ratePctPerYear);
+        rates.set(h.meterId, h.ratePctPerYear);
         await storage.query(
           `INSERT INTO pv_health (meter_id, rate_pct_per_year, body, computed_at) VALUES ($1, $2, $3, now())
            ON CONFLICT (meter_id) DO UPDATE SET rate_pct_per_year = EXCLUDED.rate_pct_per_year, body = EXCLUDED.body, computed_at = now()`,
@@ -100,13 +81,6 @@ export const pvDegradationPlugin = definePlugin<PvConfig>({
       http.body = { method: 'year-on-year performance ratio (clear days, clear-sky expected energy)', version: '1', systems: health };
     });
     ctx.mount('/api/pv-health', r);
-  },
-  async start(ctx) {
-    const storage = ctx.resolve(StorageToken);
-    await storage.migrate('pv-degradation', migrations);
-    const { rows } = await storage.query<{ meter_id: string; rate_pct_per_year: number }>('SELECT meter_id, rate_pct_per_year FROM pv_health');
-    const state = ctx.resolve(State);
-    for (const r of rows) state.rates.set(r.meter_id, Number(r.rate_pct_per_year));
   },
 });
 

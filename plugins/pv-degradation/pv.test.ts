@@ -88,7 +88,7 @@ describe('pv-degradation: /api/pv-health and the corrected forecast', function (
     const config = loadConfigOrThrow({ env: {}, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
     config.plugins['pv-degradation'] = { enabled: true, config: { sites: { roofA: MUNICH, roofB: MUNICH, roofC: MUNICH, roofD: MUNICH, young: MUNICH }, groups: { street: ['roofA', 'roofB', 'roofC', 'roofD'] } } };
     server = await startServer({ config, log: createLogger({ level: 'silent' }) });
-    const storage = server.host.contextOf('pv-degradation').resolve(StorageToken);
+    const storage = server.host.resolve(StorageToken);
     const end = Math.floor(Date.now() / DAY) * DAY;
     const systems: [string, number, number, number][] = [['roofA', 1, 0.008, 5], ['roofB', 2, 0.005, 5], ['roofC', 3, 0.03, 5], ['roofD', 4, 0.006, 3], ['young', 5, 0.008, 5]];
     for (const [id, seed, loss, cap] of systems) {

@@ -1,16 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { definePlugin, GfError, KernelErrors, Router, SchedulerToken, StorageToken, type PluginCommand, type Storage } from '../../core/index.js';
+import { WeatherConfig } from './config.js';
+
+export { WeatherConfig } from './config.js';
 import { splitCsv } from '../meter-data/api.js';
 import { WeatherToken, type Weather } from './api.js';
 import { WeatherErrors } from './errors.js';
-import { fetchHourly, type Location } from './source.js';
-
-export interface WeatherConfig {
-  locations: Record<string, Location>;
-  meters: Record<string, string>;
-  source: { url: string; every: string; pastDays: number; forecastDays: number; timeoutMs: number };
-}
+import { fetchHourly } from './source.js';
 
 const HOUR = 3_600_000;
 /** Weather series live in the time-series store under this meter id. */
@@ -56,7 +53,7 @@ export function parseWeatherCsv(text: string): { ts: number[]; temperature: (num
   return out;
 }
 
-const importCommand: PluginCommand<WeatherConfig> = {
+const importCommand: PluginCommand<WeatherConfig, { storage: typeof StorageToken }> = {
   summary: 'import hourly temperatures and irradiance for a location (weather import FILE --location ID)',
   usage: `Usage: gridflex weather import FILE --location ID
        (also takes --config FILE and --data DIR)
@@ -82,7 +79,7 @@ Reads a CSV of timestamp (whole hours, UTC unless an offset is given), temperatu
       throw new GfError(KernelErrors.GF_CLI_USAGE, `cannot read ${p.positionals[0]}`);
     }
     const w = parseWeatherCsv(text);
-    const n = await store(ctx.resolve(StorageToken), loc, w.ts, w.temperature, w.irradiance, false);
+    const n = await store(ctx.deps.storage, loc, w.ts, w.temperature, w.irradiance, false);
     io.out(`${n} weather values stored for ${loc}`);
     return 0;
   },
@@ -92,59 +89,28 @@ Reads a CSV of timestamp (whole hours, UTC unless an offset is given), temperatu
  * Weather for forecasts and baselines: hourly temperature and irradiance per location, from CSV files or an
  * Open-Meteo-compatible HTTP source fetched by a job; meters are attached to locations.
  */
-export const weatherPlugin = definePlugin<WeatherConfig>({
+export const weatherPlugin = definePlugin({
   manifest: {
     id: 'weather',
-    version: '0.1.0',
-    requires: ['storage', 'scheduler'],
+    version: '0.2.0',
+    kernel: '^0.2.0',
     description: 'hourly temperature and irradiance per location (file import, Open-Meteo-compatible source)',
-    config: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        locations: {
-          type: 'object',
-          default: {},
-          propertyNames: { pattern: '^[A-Za-z0-9_-]{1,100}$' },
-          description: 'Weather locations by id (letters, digits, _ and -).',
-          additionalProperties: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['latitude', 'longitude'],
-            properties: { latitude: { type: 'number', minimum: -90, maximum: 90 }, longitude: { type: 'number', minimum: -180, maximum: 180 } },
-          },
-        },
-        meters: { type: 'object', default: {}, additionalProperties: { type: 'string' }, description: 'The location each meter takes its weather from.' },
-        source: {
-          type: 'object',
-          additionalProperties: false,
-          default: {},
-          properties: {
-            url: { type: 'string', default: '', pattern: '^(https?://.+)?$', description: 'Base URL of an Open-Meteo-compatible API (e.g. https://api.open-meteo.com); empty: files only.' },
-            every: { type: 'string', default: '1 hour' },
-            pastDays: { type: 'integer', minimum: 0, maximum: 92, default: 2 },
-            forecastDays: { type: 'integer', minimum: 1, maximum: 16, default: 3 },
-            timeoutMs: { type: 'integer', minimum: 100, default: 15000 },
-          },
-        },
-      },
-    },
   },
+  config: WeatherConfig,
+  deps: { storage: StorageToken, scheduler: SchedulerToken },
+  provides: { weather: WeatherToken },
+  validate: (cfg) => Object.entries(cfg.meters).flatMap(([m, loc]) => (cfg.locations[loc] ? [] : [{ path: `meters.${m}`, message: `no location '${loc}' in locations` }])),
   commands: { weather: importCommand },
-  register(ctx) {
-    const storage = () => ctx.resolve(StorageToken);
-    for (const [m, loc] of Object.entries(ctx.config.meters)) {
-      if (!ctx.config.locations[loc]) throw new Error(`plugins.weather.config.meters.${m}: no location '${loc}'`);
-    }
+  async start(ctx) {
+    const { storage, scheduler } = ctx.deps;
     const weather: Weather = {
       locationOf: (meterId) => ctx.config.meters[meterId],
       async series(loc, what, from, to) {
         const q = what === 'temperature' ? 'temperature' : 'irradiance';
-        const [s] = await storage().readings.read({ meterIds: [seriesId(loc)], quantity: q, resolutionS: 3600, from, to });
+        const [s] = await storage.readings.read({ meterIds: [seriesId(loc)], quantity: q, resolutionS: 3600, from, to });
         return { ts: s ? Array.from(s.ts) : [], values: s ? Array.from(s.values) : [] };
       },
     };
-    ctx.expose(WeatherToken, () => weather);
     const r = new Router();
     r.get('/', async (http) => {
       const loc = typeof http.query.location === 'string' ? http.query.location : '';
@@ -157,16 +123,13 @@ export const weatherPlugin = definePlugin<WeatherConfig>({
       http.body = { location: loc, ...ctx.config.locations[loc], temperature: iso(await weather.series(loc, 'temperature', from, to)), irradiance: iso(await weather.series(loc, 'irradiance', from, to)) };
     });
     ctx.mount('/api/weather', r);
-  },
-  async start(ctx) {
     const src = ctx.config.source;
-    const scheduler = ctx.resolve(SchedulerToken);
     scheduler.define('weather.fetch', async (job) => {
       const locs = Object.entries(ctx.config.locations);
       let done = 0;
       for (const [id, loc] of locs) {
         const h = await fetchHourly(src.url, loc, src.pastDays, src.forecastDays, src.timeoutMs);
-        await store(ctx.resolve(StorageToken), id, h.ts, h.temperature, h.irradiance, true);
+        await store(storage, id, h.ts, h.temperature, h.irradiance, true);
         await job.progress(Math.round((100 * ++done) / locs.length));
       }
     });
@@ -174,6 +137,7 @@ export const weatherPlugin = definePlugin<WeatherConfig>({
       await scheduler.every(src.every, 'weather.fetch');
       await scheduler.now('weather.fetch');
     }
+    return { weather };
   },
 });
 

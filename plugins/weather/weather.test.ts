@@ -62,7 +62,7 @@ describe('weather: Open-Meteo-compatible source, files, and their use by forecas
     config.plugins['pv-degradation'] = { enabled: true, config: { defaultSite: SITE } };
     server = await startServer({ config, log: createLogger({ level: 'silent' }) });
     // Two identical PV systems, one attached to the weather location; 40 clear days of hourly production.
-    const storage = server.host.contextOf('weather').resolve(StorageToken);
+    const storage = server.host.resolve(StorageToken);
     const today = Math.floor(Date.now() / DAY) * DAY;
     const ts: number[] = [];
     const pv: number[] = [];
@@ -104,7 +104,7 @@ describe('weather: Open-Meteo-compatible source, files, and their use by forecas
   });
 
   it('the random forest and the weather regression baseline get temperatures', async () => {
-    const storage = server.host.contextOf('weather').resolve(StorageToken);
+    const storage = server.host.resolve(StorageToken);
     const today = Math.floor(Date.now() / DAY) * DAY;
     const temps = (await get(`/api/weather?location=munich&from=${new Date(today - 40 * DAY).toISOString()}&to=${new Date(today + DAY).toISOString()}`)).body.temperature;
     // A home whose half-hourly load follows the temperature: heating below 18 °C.
@@ -138,7 +138,7 @@ describe('weather: Open-Meteo-compatible source, files, and their use by forecas
     } finally {
       await bad.close();
     }
-    const jobs = await server.host.contextOf('weather').resolve(SchedulerToken).jobs('weather.fetch');
+    const jobs = await server.host.resolve(SchedulerToken).jobs('weather.fetch');
     assert.equal(jobs[0]?.failCount ?? 0, 0);
   });
 

@@ -72,6 +72,16 @@ export interface Chain {
   submit(raw: Hex, hash: Hex): Promise<{ hash: Hex; receipt?: unknown }>;
   /** Block timestamps (seconds) by block number. */
   blockTimes(blocks: readonly number[]): Promise<Map<number, number>>;
+  /**
+   * The clock contracts see (seconds): the timestamp the next block will carry, never behind the last block. On
+   * the embedded EVM exactly that (we set every block's timestamp); on a remote node max(wall clock, last block).
+   */
+  now(): Promise<number>;
+  /**
+   * A read-only `eth_call` against the next block (the revert check before a send). The embedded EVM pins the
+   * next block's timestamp to `now()` first, so a check of `block.timestamp` agrees with what `now()` said.
+   */
+  simulate(tx: Record<string, unknown>): Promise<unknown>;
   advanceTime(seconds: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -116,6 +126,15 @@ export class RemoteChain implements Chain {
         await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
       }
     }
+  }
+
+  async now(): Promise<number> {
+    const b = (await this.rpc.request({ method: 'eth_getBlockByNumber', params: ['latest', false] })) as { timestamp: string };
+    return Math.max(Math.floor(Date.now() / 1000), Number(BigInt(b.timestamp)));
+  }
+
+  simulate(tx: Record<string, unknown>): Promise<unknown> {
+    return this.rpc.request({ method: 'eth_call', params: [tx, 'pending'] });
   }
 
   async advanceTime(): Promise<void> {
@@ -288,6 +307,18 @@ export class EmbeddedChain implements Chain {
 
   async safeHead(): Promise<number> {
     return this.#lastBlock;
+  }
+
+  /** The timestamp the next block will get: it moves with the wall clock while the chain is idle. */
+  async now(): Promise<number> {
+    return this.#nextTs();
+  }
+
+  simulate(tx: Record<string, unknown>): Promise<unknown> {
+    return this.#serial(async () => {
+      await this.rpc.request({ method: 'evm_setNextBlockTimestamp', params: [hex(this.#nextTs())] });
+      return this.rpc.request({ method: 'eth_call', params: [tx, 'pending'] });
+    });
   }
 
   submit(raw: Hex): Promise<{ hash: Hex; receipt: unknown }> {

@@ -128,6 +128,21 @@ describe('ledger adapter on the embedded EVM', function () {
     assert.deepEqual(page.map((e) => e.id), again.slice(5, 8).map((e) => e.id));
   });
 
+  it('the chain clock moves while no block is mined, and the next block carries at least what it read', async () => {
+    // Market gates read chainTime: a clock stuck at the last block (minutes behind on an idle chain) would keep
+    // gates open and clearings waiting until some unrelated transaction happened to mine a block.
+    const L = t.ledger;
+    await L.send('EnergyToken', 'issue', [L.operator, 1, bytes32('clock-0')]);
+    const t0 = await L.chainTime();
+    await new Promise((r) => setTimeout(r, 2200));
+    const t1 = await L.chainTime();
+    assert.ok(t1 >= t0 + 2, `chainTime moved ${t1 - t0} s in 2.2 s of idle chain`);
+    const r = await L.send('EnergyToken', 'issue', [L.operator, 1, bytes32('clock-1')]);
+    const block = (await L.rpc.request({ method: 'eth_getBlockByNumber', params: [`0x${r.blockNumber.toString(16)}`, false] })) as { timestamp: string };
+    assert.ok(Number(BigInt(block.timestamp)) >= t1, 'the next block is not older than the clock gates read');
+    assert.ok((await L.chainTime()) >= Number(BigInt(block.timestamp)), 'and the clock never goes back behind a block');
+  });
+
   it('keeps custodial keys encrypted; the wrong master key cannot use them', async () => {
     const L = t.ledger;
     const w = await L.createWallet('secret-holder');

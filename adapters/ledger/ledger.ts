@@ -241,7 +241,7 @@ export class LedgerService implements Ledger {
   async #estimate(p: Prepared, from: Address, mayDependOnPrevious: boolean): Promise<bigint> {
     try {
       if (this.embedded) {
-        await this.chain.rpc.request({ method: 'eth_call', params: [{ from, to: p.to, data: p.data, gas: `0x${this.opts.maxGas.toString(16)}` }, 'pending'] });
+        await this.chain.simulate({ from, to: p.to, data: p.data, gas: `0x${this.opts.maxGas.toString(16)}` });
         return this.opts.maxGas;
       }
       const est = BigInt(
@@ -331,9 +331,8 @@ export class LedgerService implements Ledger {
     return this.walletStore.list();
   }
 
-  async chainTime(): Promise<number> {
-    const b = (await this.chain.rpc.request({ method: 'eth_getBlockByNumber', params: ['latest', false] })) as { timestamp: string };
-    return Number(BigInt(b.timestamp));
+  chainTime(): Promise<number> {
+    return this.chain.now();
   }
 
   advanceTime(seconds: number): Promise<void> {

@@ -67,7 +67,10 @@ export interface Ledger {
   /** Creates a custodial wallet whose key the ledger keeps (encrypted) in storage. */
   createWallet(label: string): Promise<Address>;
   wallets(): Promise<WalletInfo[]>;
-  /** The latest block's timestamp (seconds): the clock contracts see. */
+  /**
+   * The clock contracts see (seconds): the timestamp the next block will carry. It moves with the wall clock
+   * while the chain is idle (it is not the last block's time) and never goes back behind a block. Gates read it.
+   */
   chainTime(): Promise<number>;
   /** Embedded EVM only: moves the chain clock forward (tests and demos); elsewhere GF_LEDGER_UNSUPPORTED. */
   advanceTime(seconds: number): Promise<void>;

@@ -12,6 +12,7 @@ export * from './domain/quantities.js';
 export * from './datadir-lock.js';
 export { PROBLEM_CONTENT_TYPE, problemType, toProblem, type ProblemDetails } from './http/problem.js';
 export { MetricsRegistryToken } from './http/metrics.js';
+export { access, type AccessRule } from './http/access.js';
 export { invalidParam, oneParam, validBody, type Query } from './http/query.js';
 export * from './ports/devices.js';
 export { default as Router } from '@koa/router';

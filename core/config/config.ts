@@ -48,7 +48,7 @@ export const rootConfigSchema = {
           type: 'array',
           default: [],
           items: { type: 'string', minLength: 16 },
-          description: 'Bearer tokens one of which every write (POST, PUT, PATCH, DELETE) under /api/ must carry; empty: writes are open (the server listens on loopback by default).',
+          description: 'Bearer tokens one of which every operator route must carry (by default every POST, PUT, PATCH and DELETE except the OpenADR VTNs, which authenticate their own clients); empty: writes are open (the server listens on loopback by default).',
         },
       },
     },

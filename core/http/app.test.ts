@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { createLogger, createRootContainer, definePlugin, GfError, KernelErrors, PluginHost, Router } from '../index.js';
+import { access, createLogger, createRootContainer, definePlugin, GfError, KernelErrors, PluginHost, Router } from '../index.js';
 import { createHttpApp, type HttpApp } from './app.js';
 import { Metrics } from './metrics.js';
 
 /** A real Koa app on loopback with a test plugin's routes; log lines are captured. */
-async function start(opts: { failReadiness?: boolean; bodyLimitBytes?: number } = {}) {
+async function start(opts: { failReadiness?: boolean; bodyLimitBytes?: number; apiTokens?: string[] } = {}) {
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
@@ -33,6 +33,23 @@ async function start(opts: { failReadiness?: boolean; bodyLimitBytes?: number } 
         throw new Error('secret connection string postgres://u:p@h');
       });
       ctx.mount('/api/t', r);
+      const open = new Router({ sensitive: false });
+      open.post('/hook', access('public'), (c) => {
+        c.body = { hook: true };
+      });
+      open.post('/guarded', (c) => {
+        c.body = { guarded: true };
+      });
+      const vtn = new Router();
+      vtn.use(access('public'));
+      vtn.post('/things', (c) => {
+        c.body = { vtn: true };
+      });
+      vtn.post('/strict', access('operator'), (c) => {
+        c.body = { strict: true };
+      });
+      ctx.mount('/x', open);
+      ctx.mount('/vtn', vtn);
       ctx.readiness('always', async () => {
         if (opts.failReadiness) throw new Error('meter head-end unreachable');
       });
@@ -46,6 +63,7 @@ async function start(opts: { failReadiness?: boolean; bodyLimitBytes?: number } 
     version: '9.9.9',
     pluginStatus: () => host.status(),
     readinessChecks: () => host.readiness(),
+    ...(opts.apiTokens ? { apiTokens: opts.apiTokens } : {}),
   });
   const server = http.createServer(app.app.callback());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -201,6 +219,31 @@ describe('HTTP app readiness checks', () => {
       await s.boot();
       const body = await problem(await fetch(`${s.base}/ready`), 503, 'GF_HTTP_NOT_READY');
       assert.deepEqual(body.checks, { 't.always': 'meter head-end unreachable' });
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('HTTP app access rules', () => {
+  it('decides on the matched route: declared per route, per router, default by method; paths are case-sensitive', async () => {
+    const s = await start({ apiTokens: ['a-token-of-sixteen-chars'] });
+    try {
+      await s.boot();
+      const post = (p: string, auth = false) => fetch(`${s.base}${p}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(auth ? { authorization: 'Bearer a-token-of-sixteen-chars' } : {}) }, body: '{}' });
+      assert.equal((await post('/x/hook')).status, 200, 'a route declared public');
+      await problem(await post('/x/guarded'), 401, 'GF_HTTP_UNAUTHORIZED');
+      assert.equal((await post('/x/guarded', true)).status, 200);
+      assert.equal((await post('/vtn/things')).status, 200, 'a router declared public');
+      await problem(await post('/vtn/strict'), 401, 'GF_HTTP_UNAUTHORIZED');
+      await problem(await post('/X/guarded'), 404, 'GF_HTTP_NOT_FOUND');
+      await problem(await post('/x/GUARDED'), 404, 'GF_HTTP_NOT_FOUND');
+      await problem(await fetch(`${s.base}/API/t/items/1`), 404, 'GF_HTTP_NOT_FOUND');
+      await problem(await fetch(`${s.base}/HEALTH`), 404, 'GF_HTTP_NOT_FOUND');
+      const table = s.app.routes().map((r) => `${r.method} ${r.path} ${r.access}`);
+      for (const want of ['POST /x/hook public', 'POST /x/guarded operator', 'POST /vtn/things public', 'POST /vtn/strict operator', 'GET /api/t/items/:id public']) {
+        assert.ok(table.includes(want), `${want} in ${table.join(', ')}`);
+      }
     } finally {
       await s.close();
     }

@@ -1,9 +1,10 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import Koa, { type Context, type Middleware, type Next } from 'koa';
 import Router from '@koa/router';
 import { GfError, KernelErrors } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Mount, PluginStatus } from '../plugin/host.js';
+import { accessFor, authorizer, type AccessRule, type MatchedLayer } from './access.js';
 import { bodyParser } from './body.js';
 import type { Metrics } from './metrics.js';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
@@ -19,8 +20,18 @@ export interface HttpAppOptions {
   pluginStatus: () => PluginStatus[];
   /** Runs the plugins' readiness checks (storage reachable, ...); failures by name. */
   readinessChecks: () => Promise<Record<string, string>>;
-  /** When set, writes under /api/ need one of these bearer tokens. */
+  /** When set, routes whose access rule is `operator` (by default every write) need one of these bearer tokens. */
   apiTokens?: readonly string[];
+}
+
+/** One mounted route, as the router table lists it. */
+export interface RouteInfo {
+  pluginId: string;
+  method: string;
+  /** The route's pattern as matched (prefix included), e.g. `/api/market/prosumers/:id`. */
+  path: string;
+  /** The access rule the kernel applies to it. */
+  access: AccessRule;
 }
 
 export interface HttpApp {
@@ -29,6 +40,8 @@ export interface HttpApp {
   mount(mounts: readonly Mount[]): void;
   setPhase(phase: Phase): void;
   phase(): Phase;
+  /** Every mounted plugin route with its access rule (empty before `mount`). */
+  routes(): RouteInfo[];
 }
 
 const KERNEL_PATHS = new Set(['/health', '/ready', '/metrics', '/api/plugins']);
@@ -87,7 +100,7 @@ export function createHttpApp(opts: HttpAppOptions): HttpApp {
     if (phase === 'stopping') ctx.set('Connection', 'close');
   });
 
-  const kernel = new Router();
+  const kernel = new Router({ sensitive: true });
   kernel.get('/health', (ctx) => {
     ctx.body = { status: 'ok', phase, version: opts.version, uptimeSeconds: Math.round((Date.now() - started) / 1000) };
   });
@@ -114,38 +127,41 @@ export function createHttpApp(opts: HttpAppOptions): HttpApp {
   kernel.get('/api/plugins', (ctx) => {
     ctx.body = { phase, plugins: opts.pluginStatus() };
   });
+  caseSensitive(kernel);
   app.use(kernel.routes());
   app.use(kernel.allowedMethods({ throw: true }));
 
-  const tokens = (opts.apiTokens ?? []).map((t) => Buffer.from(t));
+  const authorize = authorizer(opts.apiTokens ?? []);
   app.use(async function pluginRoutes(ctx: Context, next: Next) {
     if (KERNEL_PATHS.has(ctx.path)) return next();
-    if (tokens.length > 0 && ctx.path.startsWith('/api/') && !['GET', 'HEAD', 'OPTIONS'].includes(ctx.method)) {
-      const given = Buffer.from(/^Bearer (.+)$/.exec(ctx.get('authorization'))?.[1] ?? '');
-      if (!tokens.some((t) => t.length === given.length && timingSafeEqual(t, given))) {
-        ctx.set('WWW-Authenticate', 'Bearer');
-        throw new GfError(KernelErrors.GF_HTTP_UNAUTHORIZED, `${ctx.method} ${ctx.path} needs Authorization: Bearer <one of server.apiTokens>`);
-      }
-    }
     if (phase === 'stopping') throw new GfError(KernelErrors.GF_HTTP_SHUTTING_DOWN, 'server is shutting down');
     if (!pluginMiddleware) throw new GfError(KernelErrors.GF_HTTP_NOT_READY, `server is ${phase}; try again shortly`);
     return pluginMiddleware(ctx, next);
   });
 
   const parse = bodyParser(opts.bodyLimitBytes);
+  let table: RouteInfo[] = [];
   return {
     app,
     mount(mounts) {
-      const root = new Router();
+      const root = new Router({ sensitive: true });
+      const owners: string[] = [];
       for (const m of mounts) {
         if (m.prefix === '/') root.use(m.router.routes());
         else root.use(m.prefix, m.router.routes());
+        while (owners.length < root.stack.length) owners.push(m.pluginId);
       }
+      caseSensitive(root);
+      table = routeTable(root, owners);
       const routes = root.routes();
       pluginMiddleware = async (ctx, next) => {
         const matched = root.match(ctx.path, ctx.method);
-        // Bodies are parsed only for routes that exist, so a 404 or 405 never waits on an upload.
-        if (matched.route) return parse(ctx, () => routes(ctx as never, next));
+        if (matched.route) {
+          // Authorised on the route that matched, before its body is read (an unauthorised upload is never waited on).
+          authorize(ctx, accessFor(ctx.method, matched.pathAndMethod as unknown as MatchedLayer[]));
+          // Bodies are parsed only for routes that exist, so a 404 or 405 never waits on an upload.
+          return parse(ctx, () => routes(ctx as never, next));
+        }
         if (matched.path.length > 0) {
           const allowed = [...new Set(matched.path.flatMap((l) => l.methods))];
           ctx.set('Allow', allowed.join(', '));
@@ -158,7 +174,38 @@ export function createHttpApp(opts: HttpAppOptions): HttpApp {
       phase = p;
     },
     phase: () => phase,
+    routes: () => table.map((r) => ({ ...r })),
   };
+}
+
+/**
+ * Paths match case-sensitively (RFC 3986), whatever options a plugin gave its own router: `/API/x` is not
+ * `/api/x`, so nothing that reads a path (a plugin's own check, a log, a metric label) can disagree with the router.
+ */
+function caseSensitive(router: Router): void {
+  for (const layer of router.stack) {
+    if (layer.regexp instanceof RegExp && layer.regexp.flags.includes('i')) layer.regexp = new RegExp(layer.regexp.source, layer.regexp.flags.replace('i', ''));
+  }
+}
+
+/** Every route layer of the mounted root router, with its owner and the rule a request to it gets. */
+function routeTable(root: Router, owners: readonly string[]): RouteInfo[] {
+  const out: RouteInfo[] = [];
+  root.stack.forEach((layer, i) => {
+    if (layer.methods.length === 0 || typeof layer.path !== 'string') return;
+    const sample = samplePath(layer.path);
+    for (const method of layer.methods) {
+      if (method === 'HEAD' && layer.methods.includes('GET')) continue;
+      const matched = root.match(sample, method);
+      out.push({ pluginId: owners[i] ?? '?', method, path: layer.path, access: accessFor(method, matched.pathAndMethod as unknown as MatchedLayer[]) });
+    }
+  });
+  return out;
+}
+
+/** A concrete path a route pattern matches: every parameter (`:id`, `*rest`) given `value`, optional groups kept. */
+export function samplePath(pattern: string, value = 'x'): string {
+  return pattern.replace(/[{}]/g, '').replace(/[:*][A-Za-z_$][A-Za-z0-9_$]*/g, encodeURIComponent(value));
 }
 
 /** The matched route pattern (bounded cardinality), or `unmatched`. */

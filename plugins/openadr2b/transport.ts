@@ -3,7 +3,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { GfError, Router, type Logger } from '../../core/index.js';
+import { access, GfError, Router, type Logger } from '../../core/index.js';
 import { decodePayload, encodePayload, type Body } from '../../standards/openadr2b/codec.js';
 import { postXml, type PostOptions } from '../../core/openadr2b/http.js';
 import { SERVICE_OF, SERVICES, type MessageName, type Service } from '../../standards/openadr2b/schema.js';
@@ -20,6 +20,8 @@ function notXml(): Reply {
 /** The simple HTTP binding on the main (plain HTTP) port: POST {basePath}/{Service}. */
 export function serviceRouter(vtn: () => Oa2Vtn): Router {
   const r = new Router();
+  // VENs speak the 2.0b protocol (registration, TLS), not the kernel's operator tokens.
+  r.use(access('public'));
   r.post('/:service', async (ctx) => {
     const service = ctx.params.service as Service;
     if (!SERVICES.includes(service)) throw new GfError(Oa2Errors.GF_OA2B_NOT_FOUND, `no OpenADR 2.0b service '${service}' (one of ${SERVICES.join(', ')})`);

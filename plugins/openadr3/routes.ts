@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { compileSchema, GfError, Router, type JsonSchema, type SqlClient } from '../../core/index.js';
+import { access, compileSchema, GfError, Router, type JsonSchema, type SqlClient } from '../../core/index.js';
 import {
   blResourceRequestSchema,
   blVenRequestSchema,
@@ -201,6 +201,8 @@ async function readScope(ctx: Context, deps: RouteDeps, kind: Kind, requested: s
 
 export function buildRouter(deps: RouteDeps): Router {
   const r = new Router();
+  // The VTN authenticates its clients itself (OAuth2 below), so the kernel's operator tokens do not apply.
+  r.use(access('public'));
 
   // ---- auth (no token needed) ----
   r.get('/auth/server', (ctx) => {

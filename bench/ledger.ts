@@ -101,7 +101,7 @@ export async function benchLedger(): Promise<Row[]> {
     for (let i = 0; i < 100; i++) sellers.push(await L.createWallet(`o${i}`));
     const all = [...buyers, ...sellers];
     await L.send('ParticipantRegistry', 'registerBatch', [all, all.map(() => 1), all.map(() => ZERO32), all.map(() => NONE)]);
-    await L.send('EnergyToken', 'issueBatch', [all, all.map(() => tokens(1000)), ZERO32]);
+    await L.send('EnergyToken', 'issueBatch', [all, all.map(() => tokens(1000)), `0x${'2'.repeat(64)}`]); // payment references mint once
     for (const a of all) {
       await L.send('EnergyToken', 'approve', [market, 10n ** 30n], { from: a });
       await L.send('MarketSession', 'setBroker', [L.operator, true], { from: a });
@@ -110,8 +110,8 @@ export async function benchLedger(): Promise<Row[]> {
     const s2 = sid + 1n;
     await L.send('MarketSession', 'openSession', [s2, now + 600, now + 600, now + 1500, tokens(1), tokens(0.1), tokens(0.01)]);
     await L.send('EnergyToken', 'approve', [market, 10n ** 30n]);
-    await L.send('EnergyToken', 'issue', [L.operator, tokens(1000), ZERO32]);
-    await L.send('MarketSession', 'fundRewards', [tokens(1000)]);
+    await L.send('EnergyToken', 'issue', [L.operator, tokens(1000), `0x${'3'.repeat(64)}`]);
+    await L.send('MarketSession', 'fundRewards', [tokens(1000), ZERO32]);
     const bidIds: number[] = [];
     const offerIds: number[] = [];
     for (let b = 0; b < 10; b++) {

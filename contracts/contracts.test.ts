@@ -33,8 +33,9 @@ let pro2: Address;
 let outsider: Address;
 let dso: Address;
 
+let payments = 0;
 async function fund(to: Address, amount: bigint) {
-  await send('EnergyToken', 'issue', [to, amount, bytes32('pay')]);
+  await send('EnergyToken', 'issue', [to, amount, bytes32(`pay-${++payments}`)]);
 }
 async function approve(from: Address, spender: string, amount: bigint) {
   await send('EnergyToken', 'approve', [L().addressOf(spender), amount], from);
@@ -67,6 +68,20 @@ describe('contracts on the embedded EVM', function () {
       assert.equal(await balance(pro), tokens(100));
       await reverts(send('EnergyToken', 'issue', [pro, tokens(1), bytes32('x')], pro), 'AccessControlUnauthorizedAccount', { account: pro });
       await reverts(send('EnergyToken', 'issue', [pro, 0, bytes32('x')]), 'ZeroAmount');
+    });
+
+    it('a payment reference mints once: a repeated issue against it is refused, in a batch too', async () => {
+      assert.equal(await call('EnergyToken', 'paymentRefUsed', [bytes32('invoice-1')]), true);
+      await reverts(send('EnergyToken', 'issue', [pro, tokens(100), bytes32('invoice-1')]), 'PaymentRefUsed', { paymentRef: bytes32('invoice-1') });
+      await reverts(send('EnergyToken', 'issueBatch', [[pro2], [1], bytes32('invoice-1')]), 'PaymentRefUsed');
+      // Concurrent issues against one fresh reference: exactly one mints.
+      const before = await balance(pro2);
+      const results = await Promise.allSettled(Array.from({ length: 8 }, () => send('EnergyToken', 'issue', [pro2, 7, bytes32('invoice-2')])));
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+      assert.equal(await balance(pro2), before + 7n);
+      await send('EnergyToken', 'redeem', [7, bytes32('payout-once')], pro2);
+      assert.equal(await call('EnergyToken', 'payoutRefUsed', [pro2, bytes32('payout-once')]), true);
+      await reverts(send('EnergyToken', 'redeem', [1, bytes32('payout-once')], pro2), 'PayoutRefUsed', { holder: pro2 });
     });
 
     it('issueBatch: bounded, lengths must match', async () => {
@@ -316,10 +331,12 @@ describe('contracts on the embedded EVM', function () {
       await reverts(send('MarketSession', 'openSession', openArgs(sid, now)), 'SessionExists');
     });
 
-    it('fundRewards: tokens into the green reward pool; zero refused', async () => {
-      await send('MarketSession', 'fundRewards', [tokens(100)]);
+    it('fundRewards: tokens into the green reward pool, once per reference; zero refused', async () => {
+      await send('MarketSession', 'fundRewards', [tokens(60), bytes32('pool-1')]);
+      await reverts(send('MarketSession', 'fundRewards', [tokens(40), bytes32('pool-1')]), 'RewardRefUsed', { ref: bytes32('pool-1') });
+      await send('MarketSession', 'fundRewards', [tokens(40), bytes32('pool-2')]);
       assert.equal(await call('MarketSession', 'rewardPool'), tokens(100));
-      await reverts(send('MarketSession', 'fundRewards', [0]), 'ZeroAmount');
+      await reverts(send('MarketSession', 'fundRewards', [0, bytes32('pool-3')]), 'ZeroAmount');
     });
 
     let bid1: bigint;

@@ -46,7 +46,7 @@ describe('MarketSession property: supply conserved, balances as modelled', funct
     const market = L.addressOf('MarketSession');
     for (const p of people) await L.send('EnergyToken', 'approve', [market, 10n ** 30n], { from: p });
     await L.send('EnergyToken', 'approve', [market, 10n ** 30n]);
-    await L.send('MarketSession', 'fundRewards', [300n]); // small on purpose: the pool runs dry
+    await L.send('MarketSession', 'fundRewards', [300n, `0x${'2'.repeat(64)}`]); // small on purpose: the pool runs dry
     for (const a of [...people, L.operator, market]) held.set(a, await L.call<bigint>('EnergyToken', 'balanceOf', [a]));
   });
   const stats = { trades: 0, shortfalls: 0 };

@@ -7,7 +7,8 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 /// @title EnergyToken: the local energy community's ERC-20 (HL-UC02 LL-UC05).
 /// @notice One whole token stands for `whPerToken` watt-hours of energy value. The platform operator
 /// issues tokens against off-chain payment (`issue`) and burns what a holder redeems (`redeem`), so
-/// buying and selling tokens leaves a trail of payment references on the ledger.
+/// buying and selling tokens leaves a trail of payment references on the ledger. A payment reference mints
+/// once (a repeated or concurrent issue against it is refused), and a holder uses a payout reference once.
 contract EnergyToken is ERC20, AccessControl {
     bytes32 public constant ISSUER_ROLE = keccak256("ISSUER_ROLE");
 
@@ -17,8 +18,15 @@ contract EnergyToken is ERC20, AccessControl {
     error LengthMismatch(uint256 a, uint256 b);
     error BatchTooLarge(uint256 size, uint256 max);
     error ZeroAmount();
+    error PaymentRefUsed(bytes32 paymentRef);
+    error PayoutRefUsed(address holder, bytes32 payoutRef);
 
     uint256 public constant MAX_BATCH = 500;
+
+    /// Payment references that have minted (each mints once).
+    mapping(bytes32 => bool) public paymentRefUsed;
+    /// Payout references each holder has redeemed against (each once per holder).
+    mapping(address => mapping(bytes32 => bool)) public payoutRefUsed;
 
     event Issued(address indexed to, uint256 amount, bytes32 indexed paymentRef);
     event Redeemed(address indexed from, uint256 amount, bytes32 indexed payoutRef);
@@ -39,6 +47,7 @@ contract EnergyToken is ERC20, AccessControl {
     /// A prosumer buys tokens: the issuer mints them once the payment `paymentRef` is received.
     function issue(address to, uint256 amount, bytes32 paymentRef) external onlyRole(ISSUER_ROLE) {
         if (amount == 0) revert ZeroAmount();
+        _usePaymentRef(paymentRef);
         _mint(to, amount);
         emit Issued(to, amount, paymentRef);
     }
@@ -48,6 +57,7 @@ contract EnergyToken is ERC20, AccessControl {
         onlyRole(ISSUER_ROLE)
     {
         _checkBatch(to.length, amounts.length);
+        _usePaymentRef(paymentRef);
         for (uint256 i = 0; i < to.length; i++) {
             if (amounts[i] == 0) revert ZeroAmount();
             _mint(to[i], amounts[i]);
@@ -58,6 +68,8 @@ contract EnergyToken is ERC20, AccessControl {
     /// A prosumer sells tokens back: they are burnt and the operator pays out against `payoutRef`.
     function redeem(uint256 amount, bytes32 payoutRef) external {
         if (amount == 0) revert ZeroAmount();
+        if (payoutRefUsed[msg.sender][payoutRef]) revert PayoutRefUsed(msg.sender, payoutRef);
+        payoutRefUsed[msg.sender][payoutRef] = true;
         _burn(msg.sender, amount);
         emit Redeemed(msg.sender, amount, payoutRef);
     }
@@ -69,6 +81,11 @@ contract EnergyToken is ERC20, AccessControl {
             _transfer(msg.sender, to[i], amounts[i]);
         }
         return true;
+    }
+
+    function _usePaymentRef(bytes32 paymentRef) private {
+        if (paymentRefUsed[paymentRef]) revert PaymentRefUsed(paymentRef);
+        paymentRefUsed[paymentRef] = true;
     }
 
     function _checkBatch(uint256 a, uint256 b) private pure {

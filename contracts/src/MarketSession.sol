@@ -103,6 +103,8 @@ contract MarketSession is AccessControl {
     mapping(address => mapping(address => bool)) public isBroker;
     mapping(address => uint256) public credits;
     uint256 public rewardPool;
+    /// References that have funded the reward pool (each once).
+    mapping(bytes32 => bool) public rewardRefUsed;
     /// Tokens this contract owes someone (escrow, collateral, credits, reward pool). Always equals its balance.
     uint256 public held;
 
@@ -128,6 +130,7 @@ contract MarketSession is AccessControl {
     error NothingToClaim();
     error BatchTooLarge(uint256 size, uint256 max);
     error ZeroAmount();
+    error RewardRefUsed(bytes32 ref);
 
     event SessionOpened(
         uint64 indexed sessionId,
@@ -161,7 +164,7 @@ contract MarketSession is AccessControl {
     event SessionSettled(uint64 indexed sessionId);
     event Withdrawn(address indexed owner, uint256 amount);
     event Claimed(address indexed account, uint256 amount);
-    event RewardsFunded(address indexed by, uint256 amount);
+    event RewardsFunded(address indexed by, uint256 amount, bytes32 indexed ref);
 
     constructor(IERC20 token_, ParticipantRegistry registry_, address admin) {
         token = token_;
@@ -205,12 +208,15 @@ contract MarketSession is AccessControl {
         emit BrokerSet(msg.sender, broker, allowed);
     }
 
-    function fundRewards(uint256 amount) external {
+    /// Tops up the green reward pool; `ref` funds once (a retried funding is refused, not paid twice).
+    function fundRewards(uint256 amount, bytes32 ref) external {
         if (amount == 0) revert ZeroAmount();
+        if (rewardRefUsed[ref]) revert RewardRefUsed(ref);
+        rewardRefUsed[ref] = true;
         token.safeTransferFrom(msg.sender, address(this), amount);
         rewardPool += amount;
         held += amount;
-        emit RewardsFunded(msg.sender, amount);
+        emit RewardsFunded(msg.sender, amount, ref);
     }
 
     // ---------------------------------------------------------------- orders

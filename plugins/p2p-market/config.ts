@@ -11,6 +11,10 @@ export const MarketConfig = Type.Object({
   offerTolerancePct: Type.Number({ minimum: 0, maximum: 1000, default: 10, description: 'Offers may exceed the forecast production by this much.' }),
   algorithm: Type.String({ default: 'uniform', description: 'Clearing algorithm id.' }),
   jobEvery: Type.String({ default: '1 minute', description: 'How often the market job opens, clears and settles sessions (empty: never).' }),
+  paymentProviderTokens: Type.Array(Type.String({ minLength: 16 }), {
+    default: [],
+    description: 'Credentials of the payment provider (and operator): minting (tokens/buy, rewards) needs one of them in the X-Payment-Provider-Token header; empty: nobody can mint over HTTP.',
+  }),
   settleDelayMinutes: Type.Integer({ minimum: 0, default: 30, description: 'Settle this long after a slot ends (meter data arriving).' }),
   openadr: Type.Object({
     enabled: Type.Boolean({ default: true }),

@@ -51,7 +51,7 @@ export const p2pMarketPlugin = definePlugin({
       log: ctx.log,
       ...(publisher ? { publishPrice: (x: { id: number; slotStart: number; slotEnd: number; price: number }) => publisher!.publish(x) } : {}),
     });
-    ctx.mount('/api/market', marketRouter(() => service));
+    ctx.mount('/api/market', marketRouter(() => service, cfg.paymentProviderTokens));
     scheduler.define('p2p-market.tick', async (job) => {
       await service.ensureSessions();
       await job.progress(33);

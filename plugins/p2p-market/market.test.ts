@@ -19,15 +19,18 @@ describe('p2p-market end to end on the embedded EVM: register, fund, orders (som
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gf-market-'));
   let server: Awaited<ReturnType<typeof startServer>>;
   let L: Ledger;
+  const PAY = 'payment-provider-secret-0123';
   const api = async (method: string, p: string, body?: unknown) => {
-    const res = await fetch(`${server.url}/api/market${p}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    // Minting (tokens/buy, rewards) is the payment provider's: these calls carry its credential.
+    const minting: Record<string, string> = /\/tokens\/buy$|^\/rewards$/.test(p) ? { 'x-payment-provider-token': PAY } : {};
+    const res = await fetch(`${server.url}/api/market${p}`, { method, headers: { ...minting, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
     return { status: res.status, body: res.status === 204 ? null : ((await res.json()) as any) };
   };
   const balance = async (a: Address) => L.call<bigint>('EnergyToken', 'balanceOf', [a]);
 
   before(async () => {
     const config = loadConfigOrThrow({ env: {}, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
-    config.plugins['p2p-market'] = { enabled: true, config: { jobEvery: '', sessionsAhead: 2, greenRewardPerKwh: 200, defaultRules: { autoBid: false, green: true, maxOrderWh: 20_000 } } };
+    config.plugins['p2p-market'] = { enabled: true, config: { jobEvery: '', paymentProviderTokens: [PAY], sessionsAhead: 2, greenRewardPerKwh: 200, defaultRules: { autoBid: false, green: true, maxOrderWh: 20_000 } } };
     config.plugins['pv-degradation'] = { enabled: true, config: { defaultSite: SITE } };
     server = await startServer({ config, log: createLogger({ level: 'silent' }) });
     L = server.host.resolve(LedgerToken);
@@ -82,7 +85,8 @@ describe('p2p-market end to end on the embedded EVM: register, fund, orders (som
       ['/prosumers', { meterId: 'm-y' }, 'id'],
       ['/prosumers/c1/tokens/buy', { amount: -5, reference: 'pay-1' }, 'amount'],
       ['/prosumers/c1/tokens/buy', { amount: '12', reference: '' }, 'reference'],
-      ['/rewards', { amount: 1.5 }, 'amount'],
+      ['/rewards', { amount: 1.5, reference: 'pool-1' }, 'amount'],
+      ['/rewards', { amount: 15 }, 'reference'],
       [`/sessions/${sid}/orders`, { orders: 'all of them' }, 'orders'],
     ] as const) {
       const r = await api('POST', p, b);
@@ -95,7 +99,7 @@ describe('p2p-market end to end on the embedded EVM: register, fund, orders (som
     const sold = await api('POST', '/prosumers/c3/tokens/sell', { amount: '1000', reference: 'payout-c3' });
     assert.equal(sold.body.balance, '19000');
     assert.equal((await api('POST', '/prosumers/c3/tokens/buy', { amount: -5, reference: 'x' })).status, 400);
-    assert.equal((await api('POST', '/rewards', { amount: 5000 })).body.rewardPool, '5000');
+    assert.equal((await api('POST', '/rewards', { amount: 5000, reference: 'pool-1' })).body.rewardPool, '5000');
   });
 
   it('opens sessions with automatic orders from forecasts and a price signal', async () => {

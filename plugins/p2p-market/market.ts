@@ -56,6 +56,18 @@ interface SessionRow {
 }
 
 const bytes32 = (s: string) => `0x${createHash('sha256').update(s).digest('hex')}`;
+
+/** What a token purchase or sale answers (and answers again, unchanged, to a repeat of the same request). */
+export interface TokenAnswer {
+  reference: string;
+  prosumer: string;
+  amount: string;
+  balance: string;
+}
+
+function reused(reference: string): GfError {
+  return new GfError(MarketErrors.GF_MARKET_REFERENCE_REUSED, `reference '${reference}' was already used for another request`, { data: { field: 'reference', reference } });
+}
 const BATCH = 200;
 
 export interface MarketDeps {
@@ -126,33 +138,137 @@ export class MarketService {
     return { id: r.id, wallet: r.wallet, meterId: r.meter_id, custodial: r.custodial, rules: r.rules };
   }
 
-  /** A prosumer buys tokens: issued to its wallet once `paymentRef` is paid. */
-  async buyTokens(id: string, amount: bigint, paymentRef: string): Promise<{ balance: string }> {
+  /**
+   * A prosumer buys tokens: the payment provider reports that payment `paymentRef` came in, and the tokens are
+   * issued to the prosumer's wallet. A reference mints once: a repeat with the same body gets the first answer
+   * (nothing minted again), one with another body GF_MARKET_REFERENCE_REUSED. The HTTP route lets only a
+   * payment-provider credential in.
+   */
+  async buyTokens(id: string, amount: bigint, paymentRef: string): Promise<TokenAnswer> {
     const p = await this.prosumer(id);
     if (amount <= 0n) throw bad('amount', 'amount must be above zero');
-    await this.ledger.send('EnergyToken', 'issue', [p.wallet, amount, bytes32(paymentRef)]);
-    return { balance: String(await this.ledger.call<bigint>('EnergyToken', 'balanceOf', [p.wallet])) };
+    return this.once('payment', paymentRef, { action: 'buy', prosumer: id, amount: String(amount) }, async () => {
+      await this.onChainOnce(
+        () => this.ledger.send('EnergyToken', 'issue', [p.wallet, amount, bytes32(paymentRef)]),
+        'PaymentRefUsed',
+        { contract: 'EnergyToken', event: 'Issued', where: { paymentRef: bytes32(paymentRef) } },
+        (args) => String(args.to).toLowerCase() === p.wallet && args.amount === String(amount),
+        paymentRef,
+      );
+      return { reference: paymentRef, prosumer: id, amount: String(amount), balance: String(await this.ledger.call<bigint>('EnergyToken', 'balanceOf', [p.wallet])) };
+    });
   }
 
-  /** A prosumer sells tokens back: burnt from its (custodial) wallet; the operator pays out against `payoutRef`. */
-  async sellTokens(id: string, amount: bigint, payoutRef: string): Promise<{ balance: string }> {
+  /** A prosumer sells tokens back: burnt from its (custodial) wallet; the operator pays out against `payoutRef` (once). */
+  async sellTokens(id: string, amount: bigint, payoutRef: string): Promise<TokenAnswer> {
     const p = await this.prosumer(id);
     if (!p.custodial) throw bad('id', `${id} holds its own keys: it redeems from its wallet itself`);
     if (amount <= 0n) throw bad('amount', 'amount must be above zero');
-    await this.ledger.send('EnergyToken', 'redeem', [amount, bytes32(payoutRef)], { from: p.wallet });
-    return { balance: String(await this.ledger.call<bigint>('EnergyToken', 'balanceOf', [p.wallet])) };
+    return this.once('payout', payoutRef, { action: 'sell', prosumer: id, amount: String(amount) }, async () => {
+      await this.onChainOnce(
+        () => this.ledger.send('EnergyToken', 'redeem', [amount, bytes32(payoutRef)], { from: p.wallet }),
+        'PayoutRefUsed',
+        { contract: 'EnergyToken', event: 'Redeemed', where: { from: p.wallet, payoutRef: bytes32(payoutRef) } },
+        (args) => args.amount === String(amount),
+        payoutRef,
+      );
+      return { reference: payoutRef, prosumer: id, amount: String(amount), balance: String(await this.ledger.call<bigint>('EnergyToken', 'balanceOf', [p.wallet])) };
+    });
   }
 
-  /** The operator tops up the green-reward pool of the market contract with newly issued tokens. */
-  async fundRewards(amount: bigint, reference: string): Promise<{ rewardPool: string }> {
+  /** The operator tops up the green-reward pool with tokens newly issued against payment `reference` (once). */
+  async fundRewards(amount: bigint, reference: string): Promise<{ reference: string; amount: string; rewardPool: string }> {
     if (amount <= 0n) throw bad('amount', 'amount must be above zero');
     const L = this.ledger;
-    await L.sendMany([
-      { contract: 'EnergyToken', method: 'issue', args: [L.operator, amount, bytes32(reference)] },
-      { contract: 'EnergyToken', method: 'approve', args: [L.addressOf('MarketSession'), amount] },
-      { contract: 'MarketSession', method: 'fundRewards', args: [amount] },
-    ]);
-    return { rewardPool: String(await L.call<bigint>('MarketSession', 'rewardPool', [])) };
+    return this.once('payment', reference, { action: 'rewards', amount: String(amount) }, async () => {
+      // Three transactions, each refused when repeated, so a retry after a crash completes without paying twice.
+      await this.onChainOnce(
+        () => L.send('EnergyToken', 'issue', [L.operator, amount, bytes32(reference)]),
+        'PaymentRefUsed',
+        { contract: 'EnergyToken', event: 'Issued', where: { paymentRef: bytes32(reference) } },
+        (args) => String(args.to).toLowerCase() === L.operator.toLowerCase() && args.amount === String(amount),
+        reference,
+      );
+      if (!(await L.call<boolean>('MarketSession', 'rewardRefUsed', [bytes32(reference)]))) {
+        await L.send('EnergyToken', 'approve', [L.addressOf('MarketSession'), amount]);
+        await this.onChainOnce(
+          () => L.send('MarketSession', 'fundRewards', [amount, bytes32(reference)]),
+          'RewardRefUsed',
+          { contract: 'MarketSession', event: 'RewardsFunded', where: { ref: bytes32(reference) } },
+          (args) => args.amount === String(amount),
+          reference,
+        );
+      }
+      return { reference, amount: String(amount), rewardPool: String(await L.call<bigint>('MarketSession', 'rewardPool', [])) };
+    });
+  }
+
+  readonly #locks = new Map<string, Promise<unknown>>();
+
+  /** Runs `fn` for one key at a time in this process (callers of one key queue behind each other). */
+  async #serialised<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#locks.get(key) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.#locks.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.#locks.get(key) === tail) this.#locks.delete(key);
+    }
+  }
+
+  /**
+   * A money movement keyed by its reference, applied once: the reference is claimed in `mkt_token_requests`
+   * (primary key: kind and reference) before anything is sent, the answer stored when it is done. A repeat with
+   * the same request gets the stored answer; a different request under the same reference is refused. A request
+   * left pending (crash, timeout) is completed by the next one: the contract refuses a reference twice, so
+   * `run` can always be run again.
+   */
+  private once<T>(kind: 'payment' | 'payout', reference: string, request: Record<string, string>, run: () => Promise<T>): Promise<T> {
+    return this.#serialised(`${kind}:${reference}`, async () => {
+      const req = JSON.stringify(request);
+      await this.db.query("INSERT INTO mkt_token_requests (kind, reference, request, state) VALUES ($1, $2, $3::jsonb, 'pending') ON CONFLICT (kind, reference) DO NOTHING", [kind, reference, req]);
+      const { rows } = await this.db.query<{ same: boolean; state: string; answer: unknown }>(
+        'SELECT request = $3::jsonb AS same, state, answer FROM mkt_token_requests WHERE kind = $1 AND reference = $2',
+        [kind, reference, req],
+      );
+      const row = rows[0]!;
+      if (!row.same) throw reused(reference);
+      if (row.state === 'done') return (typeof row.answer === 'string' ? JSON.parse(row.answer) : row.answer) as T;
+      let answer: T;
+      try {
+        answer = await run();
+      } catch (e) {
+        // Refused before anything was sent (a revert found by the check, a market rule): the reference stays free.
+        if (isGfError(e) && (e.code === 'GF_LEDGER_REVERTED' || e.code.startsWith('GF_MARKET_'))) {
+          await this.db.query("DELETE FROM mkt_token_requests WHERE kind = $1 AND reference = $2 AND state = 'pending'", [kind, reference]);
+        }
+        throw e;
+      }
+      // Everyone gets the answer as stored (jsonb orders keys its own way), the first caller included.
+      const done = await this.db.query<{ answer: unknown }>(
+        "UPDATE mkt_token_requests SET state = 'done', answer = $3::jsonb, done_at = now() WHERE kind = $1 AND reference = $2 RETURNING answer",
+        [kind, reference, JSON.stringify(answer)],
+      );
+      const stored = done.rows[0]!.answer;
+      return (typeof stored === 'string' ? JSON.parse(stored) : stored) as T;
+    });
+  }
+
+  /**
+   * Sends a transaction the contract applies once per reference. When the contract says the reference was
+   * already used, the recorded event must be this very request (then it was applied earlier: a crash or a
+   * concurrent process); anything else under that reference is a reused reference.
+   */
+  private async onChainOnce(send: () => Promise<unknown>, usedError: string, query: { contract: string; event: string; where: Record<string, string> }, matches: (args: Record<string, unknown>) => boolean, reference: string): Promise<void> {
+    try {
+      await send();
+    } catch (e) {
+      if (!(isGfError(e) && (e.data as { revert?: string })?.revert === usedError)) throw e;
+      const earlier = await this.ledger.events(query);
+      if (!earlier.some((x) => matches(x.args))) throw reused(reference);
+    }
   }
 
   // ------------------------------------------------------------ sessions

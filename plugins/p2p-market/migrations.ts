@@ -52,4 +52,20 @@ export const marketMigrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'token requests: one per payment or payout reference',
+    up: `
+      CREATE TABLE mkt_token_requests (
+        kind text NOT NULL CHECK (kind IN ('payment', 'payout')),
+        reference text NOT NULL,
+        request jsonb NOT NULL,
+        state text NOT NULL CHECK (state IN ('pending', 'done')),
+        answer jsonb,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        done_at timestamptz,
+        PRIMARY KEY (kind, reference)
+      );
+    `,
+  },
 ];

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { GfError, Router, validBody } from '../../core/index.js';
 import { MarketErrors } from './errors.js';
 import type { MarketService, OrderInput } from './market.js';
@@ -14,7 +15,7 @@ const ORDER = object({ prosumer: {}, side: {}, qtyWh: {}, limitPrice: {} }); // 
 const SCHEMAS = {
   prosumer: object({ id: { type: 'string' }, meterId: { type: 'string' }, wallet: { type: 'string' }, rules: { type: 'object' } }, ['id', 'meterId']),
   tokens: object({ amount: AMOUNT, reference: REFERENCE }, ['amount', 'reference']),
-  rewards: object({ amount: AMOUNT, reference: REFERENCE }, ['amount']),
+  rewards: object({ amount: AMOUNT, reference: REFERENCE }, ['amount', 'reference']),
   orders: object({ orders: { type: 'array', items: ORDER } }, ['orders']),
   order: ORDER,
 };
@@ -30,9 +31,33 @@ function sessionId(raw: string): number {
   return Number(raw);
 }
 
+/** The header that carries the payment provider's credential (minting). */
+export const PAYMENT_PROVIDER_HEADER = 'x-payment-provider-token';
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/**
+ * Minting (tokens/buy, rewards) is the payment provider's (or operator's) action: the request must carry one
+ * of `paymentProviderTokens` in X-Payment-Provider-Token (compared in constant time); with none configured
+ * nobody mints over HTTP. Separate from `server.apiTokens`, which any API client holds.
+ */
+function requirePaymentProvider(ctx: { get(header: string): string }, tokens: readonly Buffer[]): void {
+  const given = ctx.get(PAYMENT_PROVIDER_HEADER);
+  const d = digest(given);
+  if (given && tokens.some((t) => timingSafeEqual(t, d))) return;
+  throw new GfError(
+    MarketErrors.GF_MARKET_UNAUTHORIZED,
+    tokens.length === 0
+      ? 'minting is off: no payment-provider credential is configured (plugins.p2p-market.config.paymentProviderTokens)'
+      : `minting needs the payment provider's credential in the X-Payment-Provider-Token header`,
+    { data: { header: 'X-Payment-Provider-Token' } },
+  );
+}
+
 /** `/api/market`: prosumers, tokens, sessions, orders, clearing, settlement and the HMI views. */
-export function marketRouter(m: () => MarketService): Router {
+export function marketRouter(m: () => MarketService, paymentProviderTokens: readonly string[] = []): Router {
   const r = new Router();
+  const minters = paymentProviderTokens.map(digest);
   r.post('/prosumers', async (ctx) => {
     const b = body<{ id: string; meterId: string; wallet?: string; rules?: object }>(ctx.request.body, SCHEMAS.prosumer);
     ctx.status = 201;
@@ -42,6 +67,7 @@ export function marketRouter(m: () => MarketService): Router {
     ctx.body = await m().position(ctx.params.id!);
   });
   r.post('/prosumers/:id/tokens/:action', async (ctx) => {
+    if (ctx.params.action === 'buy') requirePaymentProvider(ctx, minters);
     const b = body<{ amount: number | string; reference: string }>(ctx.request.body, SCHEMAS.tokens);
     const amount = int(b.amount, 'amount');
     if (ctx.params.action === 'buy') ctx.body = await m().buyTokens(ctx.params.id!, amount, b.reference);
@@ -49,8 +75,9 @@ export function marketRouter(m: () => MarketService): Router {
     else throw bad('action', 'tokens/buy or tokens/sell');
   });
   r.post('/rewards', async (ctx) => {
-    const b = body<{ amount: number | string; reference?: string }>(ctx.request.body, SCHEMAS.rewards);
-    ctx.body = await m().fundRewards(int(b.amount, 'amount'), b.reference ?? 'reward-pool');
+    requirePaymentProvider(ctx, minters);
+    const b = body<{ amount: number | string; reference: string }>(ctx.request.body, SCHEMAS.rewards);
+    ctx.body = await m().fundRewards(int(b.amount, 'amount'), b.reference);
   });
   r.get('/sessions', async (ctx) => {
     ctx.body = await m().sessions();

@@ -36,13 +36,15 @@ function cpuMs(pid: number): number {
 interface Ven {
   venID: string;
   agent: HttpAgent | HttpsAgent;
+  /** Plain HTTP: the VEN's HTTP Basic credentials (venName:registration secret), sent with every message. */
+  authorization?: string;
 }
 
-function post(url: string, agent: HttpAgent | HttpsAgent, body: string): Promise<string> {
+function post(url: string, agent: HttpAgent | HttpsAgent, body: string, authorization?: string): Promise<string> {
   const u = new URL(url);
   const fn = u.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    const req = fn(u, { method: 'POST', agent, headers: { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) } }, (res) => {
+    const req = fn(u, { method: 'POST', agent, headers: { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body), ...(authorization ? { authorization } : {}) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
@@ -55,7 +57,7 @@ function post(url: string, agent: HttpAgent | HttpsAgent, body: string): Promise
 
 
 /** Drives `active` VENs, each polling back to back for `seconds`; returns polls/s and the server's CPU per poll. */
-async function drive(base: string, agents: Array<HttpAgent | HttpsAgent>, docs: (i: number) => string | undefined, seconds: number, pid: number, check: boolean): Promise<{ rate: number; cpuUs: number; resets: number }> {
+async function drive(base: string, agents: Array<HttpAgent | HttpsAgent>, docs: (i: number) => string | undefined, seconds: number, pid: number, check: boolean, auth: (i: number) => string | undefined = () => undefined): Promise<{ rate: number; cpuUs: number; resets: number }> {
   let done = 0;
   let bad = 0;
   let resets = 0;
@@ -69,7 +71,7 @@ async function drive(base: string, agents: Array<HttpAgent | HttpsAgent>, docs: 
         if (!xml) break;
         let answer: string;
         try {
-          answer = await post(`${base}/OadrPoll`, agent, xml);
+          answer = await post(`${base}/OadrPoll`, agent, xml, auth(i));
         } catch (e) {
           // A keep-alive socket the server closed while idle: count it and go on with a new one.
           if ((e as { code?: string }).code !== 'ECONNRESET') throw e;
@@ -117,6 +119,8 @@ export async function benchOpenadr2b(root: string): Promise<Row[]> {
       '  openadr3: { config: { mqtt: { enabled: false } } }',
       '  openadr2b:',
       '    config:',
+      // Plain-HTTP VENs register themselves, each bound to the registration secret it presents first.
+      '      openRegistration: true',
       `      tls: { port: ${tlsPort}, certFile: ${vtn.certFile}, keyFile: ${vtn.keyFile}, caFile: ${pki.ca.certFile} }`,
       '      vens:',
       ...vens,
@@ -162,10 +166,10 @@ export async function benchOpenadr2b(root: string): Promise<Row[]> {
     const fleetKey = createPrivateKey(keyPem);
     const ids = new Map<number, { key: ReturnType<typeof createPrivateKey>; cert: X509Certificate }>();
     const identity = (i: number) => ids.get(i) ?? ids.set(i, { key: fleetKey, cert: new X509Certificate(certs[i]!) }).get(i)!;
-    const register = async (base: string, agent: HttpAgent | HttpsAgent, name: string, signed: boolean, i: number): Promise<string> => {
+    const register = async (base: string, agent: HttpAgent | HttpsAgent, name: string, signed: boolean, i: number, authorization?: string): Promise<string> => {
       const body = { requestID: 'r', oadrProfileName: '2.0b', oadrTransportName: 'simpleHttp', oadrReportOnly: false, oadrXmlSignature: signed, oadrVenName: name, oadrHttpPullModel: true };
       const xml = signed ? signPayload('oadrCreatePartyRegistration', body, identity(i)) : encodePayload('oadrCreatePartyRegistration', body);
-      const answer = await post(`${base}/EiRegisterParty`, agent, xml);
+      const answer = await post(`${base}/EiRegisterParty`, agent, xml, authorization);
       const venID = /<ei:venID>([^<]+)</.exec(answer)?.[1];
       if (!venID) throw new Error(`registration failed: ${answer.slice(0, 300)}`);
       return venID;
@@ -180,10 +184,11 @@ export async function benchOpenadr2b(root: string): Promise<Row[]> {
         for (let i = 0; i < N; i++) {
           const agent = mode === 'mutual TLS' ? new HttpsAgent({ keepAlive: true, maxSockets: 1, cert: certs[i], key: keyPem, ca: pki.ca.certPem }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
           const name = mode === 'mutual TLS' ? `tls-${i}` : `plain-${i}`;
-          fleet.push({ venID: await register(base, agent, name, signed, i), agent });
+          const authorization = mode === 'mutual TLS' ? undefined : `Basic ${Buffer.from(`${name}:bench-secret-${name}`).toString('base64')}`;
+          fleet.push({ venID: await register(base, agent, name, signed, i, authorization), agent, ...(authorization ? { authorization } : {}) });
         }
         // One poll each first: a VEN's first poll after registering computes its view of the events.
-        await Promise.all(fleet.map(async (v, i) => post(`${base}/OadrPoll`, v.agent, signed ? signPayload('oadrPoll', { venID: v.venID }, identity(i)) : encodePayload('oadrPoll', { venID: v.venID }))));
+        await Promise.all(fleet.map(async (v, i) => post(`${base}/OadrPoll`, v.agent, signed ? signPayload('oadrPoll', { venID: v.venID }, identity(i)) : encodePayload('oadrPoll', { venID: v.venID }), v.authorization)));
         for (const c of [1, 100, 1000]) {
           const active = fleet.slice(0, c);
           const seconds = c === 1 ? 4 : 6;
@@ -192,7 +197,7 @@ export async function benchOpenadr2b(root: string): Promise<Row[]> {
           const pool: string[][] = active.map(() => []);
           if (signed) for (let k = 0; k < budget; k++) pool[k % c]!.push(signPayload('oadrPoll', { venID: active[k % c]!.venID }, identity(k % c)));
           const plainPolls = active.map((v) => encodePayload('oadrPoll', { venID: v.venID }));
-          const r = await drive(base, active.map((v) => v.agent), (i) => (signed ? pool[i]!.pop() : plainPolls[i]!), seconds, proc.pid!, true);
+          const r = await drive(base, active.map((v) => v.agent), (i) => (signed ? pool[i]!.pop() : plainPolls[i]!), seconds, proc.pid!, true, (i) => active[i]!.authorization);
           const ref = signed ? undefined : bare.get(`${mode}/${c}`);
           rows.push({
             what: `OpenADR 2.0b: oadrPoll round trips, ${c} concurrent VEN${c > 1 ? 's' : ''}, ${mode}${signed ? ', signed both ways' : ''}`,

@@ -17,3 +17,4 @@ export { invalidParam, oneParam, validBody, type Query } from './http/query.js';
 export * from './ports/devices.js';
 export { default as Router } from '@koa/router';
 export * from './ports/ledger.js';
+export * from './secrets.js';

@@ -51,12 +51,14 @@ Runs an OpenADR 3.1 VEN against any VTN: discovers the token endpoint, registers
 resources, follows events (MQTT if offered, else webhook if --webhook-port is given, else polling)
 and prints each change of its event timeline (JSON lines with --json) until SIGINT or SIGTERM.
 The secret may come from GRIDFLEX_VEN_CLIENT_SECRET instead of the command line.`,
-  ven2b: `Usage: gridflex ven2b --vtn URL --ven-name NAME [--cert FILE --key FILE --ca FILE] [--sign]
+  ven2b: `Usage: gridflex ven2b --vtn URL --ven-name NAME [--secret SECRET | --cert FILE --key FILE --ca FILE] [--sign]
                       [--push-host ADDR --push-port N] [--opt in|out] [--poll-seconds N] [--json]
 
 Runs an OpenADR 2.0b VEN (profile B, simple HTTP) against any VTN. URL is the service base, e.g.
 https://vtn.example:8443/OpenADR2/Simple/2.0b. With --cert, --key and --ca it uses mutual TLS (the VTN
-identifies it by its certificate's fingerprint, printed at start); --sign signs every message. It
+identifies it by its certificate's fingerprint, printed at start); --sign signs every message. On plain
+HTTP, --secret (or GRIDFLEX_VEN2B_SECRET) is its registration secret, sent as HTTP Basic credentials
+NAME:SECRET with every message (a gridflex VTN requires one: the operator provisions it). It
 registers, answers every event with --opt (default in), polls at the VTN's requested frequency (or
 --poll-seconds), or listens for pushes with --push-port, and prints each event it receives (JSON lines
 with --json) until SIGINT or SIGTERM.`,
@@ -325,6 +327,7 @@ async function ven2bCommand(args: string[], io: CliIo): Promise<number> {
   const { values } = parse(args, {
     vtn: { type: 'string' },
     'ven-name': { type: 'string' },
+    secret: { type: 'string' },
     cert: { type: 'string' },
     key: { type: 'string' },
     ca: { type: 'string' },
@@ -344,6 +347,8 @@ async function ven2bCommand(args: string[], io: CliIo): Promise<number> {
   const tlsFiles = [values.cert, values.key, values.ca].filter((x) => x !== undefined).length;
   if (tlsFiles !== 0 && tlsFiles !== 3) throw usage('--cert, --key and --ca go together (mutual TLS)');
   if (values.sign && tlsFiles === 0) throw usage('--sign needs --cert and --key (messages are signed with the TLS key)');
+  const secret = values.secret ?? (process.env.GRIDFLEX_VEN2B_SECRET || undefined);
+  if (secret !== undefined && values['ven-name']!.includes(':')) throw usage('--secret: a VEN name with a colon cannot carry HTTP Basic credentials');
   const opt = values.opt ?? 'in';
   if (opt !== 'in' && opt !== 'out') throw usage(`--opt must be in or out, got '${opt}'`);
   const pollSeconds = pollSecondsOf(values['poll-seconds']);
@@ -368,6 +373,7 @@ async function ven2bCommand(args: string[], io: CliIo): Promise<number> {
   const ven = new Oadr2bVen({
     vtnUrl: values.vtn!,
     venName: values['ven-name']!,
+    ...(secret !== undefined ? { secret } : {}),
     ...(tls ? { tls } : {}),
     sign: values.sign === true,
     ...(pushPort !== undefined ? { push: { host: values['push-host'] ?? '127.0.0.1', port: pushPort } } : {}),

@@ -9,6 +9,8 @@ export interface PostOptions {
   agent?: HttpAgent | HttpsAgent;
   identity?: { certPem: string; keyPem: string };
   ca?: string;
+  /** Extra request headers (the VEN's HTTP Basic credentials on plain HTTP). */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -22,7 +24,7 @@ export function postXml(url: string, xml: string, o: PostOptions): Promise<{ sta
   const fn = isHttps ? httpsRequest : httpRequest;
   const tls = isHttps && !o.agent ? { ...(o.identity ? { cert: o.identity.certPem, key: o.identity.keyPem } : {}), ...(o.ca ? { ca: o.ca } : {}), minVersion: 'TLSv1.2' as const } : {};
   return new Promise((resolve, reject) => {
-    const req = fn(u, { method: 'POST', headers: { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(xml) }, timeout: o.timeoutMs, ...(o.agent ? { agent: o.agent } : {}), ...tls }, (res) => {
+    const req = fn(u, { method: 'POST', headers: { ...o.headers, 'content-type': 'application/xml', 'content-length': Buffer.byteLength(xml) }, timeout: o.timeoutMs, ...(o.agent ? { agent: o.agent } : {}), ...tls }, (res) => {
       const chunks: Buffer[] = [];
       const sock = res.socket as TLSSocket;
       const cert = isHttps && typeof sock.getPeerCertificate === 'function' ? sock.getPeerCertificate(false) : undefined;

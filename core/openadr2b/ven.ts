@@ -40,6 +40,11 @@ export interface Oadr2bVenOptions {
   /** The VTN's service base, e.g. https://vtn.example:8443/OpenADR2/Simple/2.0b */
   vtnUrl: string;
   venName: string;
+  /**
+   * Its registration secret, for a VTN that authenticates VENs on plain HTTP by one (gridflex does): sent as HTTP
+   * Basic credentials `venName:secret` with every message. Over mutual TLS the certificate is the credential.
+   */
+  secret?: string;
   /** Mutual TLS: the VEN's certificate and key, and the CA the VTN's certificate chains to. */
   tls?: { certPem: string; keyPem: string; caPem: string };
   /** Sign every message (XML signature with the TLS key) and say so at registration. */
@@ -89,6 +94,7 @@ export class Oadr2bVen {
   private readonly agent: HttpAgent | HttpsAgent;
   private readonly identity: SigningIdentity | undefined;
   private readonly nonces = new NonceCache();
+  private readonly headers: Record<string, string>;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private server: Server | undefined;
@@ -99,6 +105,8 @@ export class Oadr2bVen {
     this.agent = https ? new HttpsAgent({ keepAlive: true, maxSockets: 4, ...(opts.tls ? { cert: opts.tls.certPem, key: opts.tls.keyPem, ca: opts.tls.caPem } : {}), minVersion: 'TLSv1.2' }) : new HttpAgent({ keepAlive: true, maxSockets: 4 });
     this.identity = opts.tls ? { key: createPrivateKey(opts.tls.keyPem), cert: new X509Certificate(opts.tls.certPem) } : undefined;
     if (opts.sign && !this.identity) throw new Error('signing needs the VEN certificate and key (tls)');
+    if (opts.secret !== undefined && opts.venName.includes(':')) throw new Error('a VEN name with a colon cannot carry HTTP Basic credentials');
+    this.headers = opts.secret !== undefined ? { authorization: `Basic ${Buffer.from(`${opts.venName}:${opts.secret}`).toString('base64')}` } : {};
   }
 
   get fingerprint(): string | undefined {
@@ -125,7 +133,7 @@ export class Oadr2bVen {
   }
 
   private post(url: string, xml: string): Promise<{ status: number; body: string; fingerprint?: string }> {
-    return postXml(url, xml, { agent: this.agent, timeoutMs: this.opts.timeoutMs ?? 10_000 });
+    return postXml(url, xml, { agent: this.agent, timeoutMs: this.opts.timeoutMs ?? 10_000, headers: this.headers });
   }
 
   private check(answer: { name: MessageName; body: Body }, expected: MessageName): Body {

@@ -7,7 +7,7 @@ export const Oa2Config = Type.Object({
   pollFreq: Type.String({ pattern: "^P(?!$)(\\d+D)?(T(?=\\d)(\\d+H)?(\\d+M)?(\\d+S)?)?$", default: "PT10S", description: "oadrRequestedOadrPollFreq given to VENs." }),
   marketContextBase: Type.String({ minLength: 1, default: "urn:gridflex:program:", description: "A program's market context is this followed by its programName." }),
   currency: Type.String({ pattern: "^[A-Z]{3}$", default: "EUR", description: "Currency of PRICE signals whose payload descriptor names none." }),
-  openRegistration: Type.Boolean({ default: true, description: "Over plain HTTP, let unknown VENs register by oadrVenName. Over TLS a VEN must always be provisioned with its certificate fingerprint." }),
+  openRegistration: Type.Boolean({ default: false, description: "Opt-in, and unsafe where strangers can reach the VTN: let VENs nobody provisioned register, each bound to the first credential it presents (its certificate over mutual TLS, its registration secret over plain HTTP), first come first served. Off: only provisioned VENs (config vens or POST /api/openadr2b/vens) register." }),
   requireSignatures: Type.Boolean({ default: false, description: "Refuse unsigned messages from every VEN (otherwise only from VENs registered with oadrXmlSignature)." }),
   autoRequestReports: Type.Array(Type.Enum(["TELEMETRY_USAGE", "TELEMETRY_STATUS", "HISTORY_USAGE"]), { default: ["TELEMETRY_USAGE", "TELEMETRY_STATUS"], description: "Reports requested as soon as a VEN registers them." }),
   reportBackDuration: Type.String({ pattern: "^P(?!$)(\\d+D)?(T(?=\\d)(\\d+H)?(\\d+M)?(\\d+S)?)?$", default: "PT1M", description: "How often a VEN reports back on requested telemetry." }),
@@ -28,7 +28,8 @@ export const Oa2Config = Type.Object({
   }, { additionalProperties: false, description: "Certificate and RSA key the VTN signs with (for VENs that registered with oadrXmlSignature); the TLS ones when absent." })),
   vens: Type.Array(Type.Object({
     venName: Type.String({ minLength: 1, maxLength: 128 }),
-    fingerprint: Type.Optional(Type.String({ pattern: "^([0-9A-F]{2}:){9}[0-9A-F]{2}$" })),
-  }, { additionalProperties: false }), { default: [], description: "VENs provisioned at start (name, and the certificate fingerprint for TLS)." }),
+    fingerprint: Type.Optional(Type.String({ pattern: "^([0-9A-F]{2}:){9}[0-9A-F]{2}$", description: "Its TLS certificate's fingerprint: it registers and speaks over mutual TLS only." })),
+    secret: Type.Optional(Type.String({ minLength: 16, maxLength: 256, description: "Its registration secret (stored hashed): over plain HTTP it sends HTTP Basic credentials venName:secret with every message." })),
+  }, { additionalProperties: false }), { default: [], description: "VENs provisioned at start, each with its credential (a certificate fingerprint, or a registration secret)." }),
 }, { additionalProperties: false });
 export type Oa2Config = Static<typeof Oa2Config>;

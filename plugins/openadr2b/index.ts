@@ -28,6 +28,11 @@ export const openadr2bPlugin = definePlugin({
   config: Oa2Config,
   deps: { storage: StorageToken, openadr3: Oa3Token },
   provides: { vtn: Oa2VtnToken },
+  validate: (cfg) =>
+    cfg.vens.flatMap((v, i) => [
+      ...(v.fingerprint || v.secret ? [] : [{ path: `vens/${i}`, message: `VEN '${v.venName}' needs a credential: fingerprint (mutual TLS) or secret (plain HTTP)` }]),
+      ...(v.secret && v.venName.includes(':') ? [{ path: `vens/${i}/venName`, message: 'a VEN with a secret cannot have a colon in its name (HTTP Basic user ids end at the first colon)' }] : []),
+    ]),
   async start(ctx) {
     const { storage, openadr3 } = ctx.deps;
     await storage.migrate('openadr2b', oa2Migrations);
@@ -57,7 +62,7 @@ export const openadr2bPlugin = definePlugin({
     );
     await vtn.start();
     ctx.onStop(() => vtn.stop());
-    for (const v of cfg.vens) await vtn.provision(v.venName, v.fingerprint ?? null);
+    for (const v of cfg.vens) await vtn.provision(v.venName, { fingerprint: v.fingerprint ?? null, secret: v.secret ?? null });
     const pusher = new Pusher(vtn, { timeoutMs: cfg.pushTimeoutMs, ...(tlsIdentity ? { identity: tlsIdentity } : {}), ...(ca ? { ca } : {}) }, ctx.log);
     pusher.start();
     ctx.onStop(() => pusher.stop());
@@ -82,6 +87,7 @@ function publicVen(v: VenRow): Record<string, unknown> {
     venID: v.ven_id,
     venName: v.ven_name,
     fingerprint: v.fingerprint,
+    credential: v.fingerprint ? 'certificate' : v.secret_hash ? 'secret' : null,
     registered: v.registration_id !== null,
     registrationID: v.registration_id,
     transport: v.registration_id ? (v.http_pull ? 'pull' : 'push') : null,
@@ -99,7 +105,7 @@ const PROVISION_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   required: ['venName'],
-  properties: { venName: NAME, fingerprint: { type: 'string', pattern: FINGERPRINT } },
+  properties: { venName: NAME, fingerprint: { type: 'string', pattern: FINGERPRINT }, secret: { type: 'string', minLength: 16, maxLength: 256 } },
 };
 const REPORT_REQUEST_SCHEMA = {
   type: 'object',
@@ -126,11 +132,17 @@ function operatorRouter(vtn: () => Oa2Vtn, tlsPort: () => number | undefined, st
     ctx.body = publicVen(ven(ctx.params.id!));
   });
   r.post('/vens', async (ctx) => {
-    const { venName, fingerprint } = validBody<{ venName: string; fingerprint?: string }>(ctx.request.body, PROVISION_SCHEMA, Oa2Errors.GF_OA2B_INVALID);
+    const { venName, fingerprint, secret } = validBody<{ venName: string; fingerprint?: string; secret?: string }>(ctx.request.body, PROVISION_SCHEMA, Oa2Errors.GF_OA2B_INVALID);
+    // A VEN is bound to a credential: without one, whoever first registered the name would own it.
+    if (!fingerprint && !secret && !vtn().venByName(venName)?.fingerprint && !vtn().venByName(venName)?.secret_hash) {
+      throw new GfError(Oa2Errors.GF_OA2B_INVALID, 'a VEN needs a credential: fingerprint (mutual TLS) or secret (plain HTTP, at least 16 characters)', { data: { field: 'secret' } });
+    }
+    if (secret && venName.includes(':')) throw new GfError(Oa2Errors.GF_OA2B_INVALID, 'venName: a VEN with a secret cannot have a colon in its name (HTTP Basic user ids end at the first colon)', { data: { field: 'venName' } });
     const existing = vtn().allVens().find((v) => v.fingerprint && v.fingerprint === fingerprint && v.ven_name !== venName);
     if (existing) throw new GfError(Oa2Errors.GF_OA2B_CONFLICT, `fingerprint belongs to VEN '${existing.ven_name}'`, { data: { field: 'fingerprint' } });
     ctx.status = 201;
-    ctx.body = publicVen(await vtn().provision(venName, fingerprint ?? null));
+    // The secret is stored as its scrypt hash and never shown again.
+    ctx.body = publicVen(await vtn().provision(venName, { fingerprint: fingerprint ?? null, secret: secret ?? null }));
   });
   r.post('/vens/:id/reregister', async (ctx) => {
     const v = ven(ctx.params.id!);

@@ -88,4 +88,9 @@ export const oa2Migrations: readonly Migration[] = [
       CREATE INDEX oa2_reports_ven ON oa2_reports (ven_id, id);
     `,
   },
+  {
+    version: 2,
+    name: 'a VEN is bound to a credential: a certificate fingerprint or a registration secret (hashed)',
+    up: `ALTER TABLE oa2_vens ADD COLUMN secret_hash text;`,
+  },
 ];

@@ -26,12 +26,26 @@ export function serviceRouter(vtn: () => Oa2Vtn): Router {
     const service = ctx.params.service as Service;
     if (!SERVICES.includes(service)) throw new GfError(Oa2Errors.GF_OA2B_NOT_FOUND, `no OpenADR 2.0b service '${service}' (one of ${SERVICES.join(', ')})`);
     const raw = ctx.request.rawBody;
-    const reply = typeof raw === 'string' && /xml/i.test(ctx.get('content-type')) ? await vtn().handle(service, raw, {}) : notXml();
+    const basic = basicCredentials(ctx.get('authorization'));
+    const reply = typeof raw === 'string' && /xml/i.test(ctx.get('content-type')) ? await vtn().handle(service, raw, basic ? { basic } : {}) : notXml();
     ctx.status = reply.status;
     ctx.type = XML_TYPE;
     ctx.body = reply.xml;
   });
   return r;
+}
+
+/**
+ * HTTP Basic credentials (RFC 7617): `venName:registration secret`, how a VEN on plain HTTP says who it is. The
+ * user id ends at the first colon, so a VEN whose name holds one cannot use a secret (provisioning refuses it).
+ */
+export function basicCredentials(header: string | undefined): { user: string; secret: string } | undefined {
+  const m = /^Basic +([A-Za-z0-9+/]+=*) *$/i.exec(header ?? '');
+  if (!m) return undefined;
+  const text = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const colon = text.indexOf(':');
+  if (colon < 1) return undefined;
+  return { user: text.slice(0, colon), secret: text.slice(colon + 1) };
 }
 
 export interface TlsListenerConfig {
@@ -194,7 +208,7 @@ export class Pusher {
       try {
         const res = await postXml(serviceUrl(ven.transport_address, service), this.vtn.payload(msg.name, msg.body, ven), this.cfg);
         this.retryAt.delete(venId);
-        if (res.body.trim()) await this.answer(res.body, ven.transport_address, res.fingerprint);
+        if (res.body.trim()) await this.answer(res.body, ven, res.fingerprint);
       } catch (err) {
         const attempt = Math.min(10, (this.retryAt.has(venId) ? 1 : 0) + 1);
         this.retryAt.set(venId, Date.now() + 1000 * 2 ** attempt);
@@ -207,7 +221,8 @@ export class Pusher {
   }
 
   /** The VEN's answer to a pushed message is processed like a request from it. */
-  private async answer(xml: string, address: string, fingerprint: string | undefined): Promise<void> {
+  private async answer(xml: string, ven: { ven_id: string; transport_address: string | null }, fingerprint: string | undefined): Promise<void> {
+    const address = ven.transport_address;
     let name: MessageName;
     try {
       name = decodePayload(xml).name;
@@ -217,7 +232,8 @@ export class Pusher {
     }
     if (name === 'oadrResponse') return;
     const service = SERVICE_OF[name];
-    if (service) await this.vtn.handle(service, xml, fingerprint ? { fingerprint } : {});
+    // It answers the VTN's own request to the address this VEN registered: it speaks for that VEN.
+    if (service) await this.vtn.handle(service, xml, fingerprint ? { fingerprint } : { pushedTo: ven.ven_id });
   }
 }
 

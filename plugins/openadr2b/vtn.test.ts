@@ -13,6 +13,9 @@ import { messageName, xsdFailures } from '../../standards/openadr2b/testing/xsd.
 
 const OA3 = '/openadr3/3.1.0';
 const OA2 = '/OpenADR2/Simple/2.0b';
+/** The registration secrets the operator provisions the plain-HTTP VENs with (config `vens`). */
+const SITE_SECRET = 'site-2b-registration-secret';
+const CLI_SECRET = 'cli-2b-registration-secret';
 
 /** Readings for the VEN's reports: a meter that counts up, a status, and an hourly history. */
 function sources(): VenReportSource[] {
@@ -55,7 +58,10 @@ describe('OpenADR 2.0b VTN and VEN over plain HTTP (pull)', function () {
         mqtt: { enabled: false },
       },
     };
-    config.plugins.openadr2b = { enabled: true, config: { pollFreq: 'PT1S', reportBackDuration: 'PT1S' } };
+    config.plugins.openadr2b = {
+      enabled: true,
+      config: { pollFreq: 'PT1S', reportBackDuration: 'PT1S', vens: [{ venName: 'site-2b', secret: SITE_SECRET }, { venName: 'cli-2b', secret: CLI_SECRET }] },
+    };
     for (const p of ['ledger', 'devices', 'meter-data', 'weather', 'forecasting', 'baseline', 'pv-degradation', 'p2p-market']) config.plugins[p] = { enabled: false, config: {} };
     config.log.level = 'silent';
     server = await startServer({ config, log: createLogger({ level: 'silent' }) });
@@ -90,6 +96,7 @@ describe('OpenADR 2.0b VTN and VEN over plain HTTP (pull)', function () {
     ven = new Oadr2bVen({
       vtnUrl: `${server.url}${OA2}`,
       venName: 'site-2b',
+      secret: SITE_SECRET,
       pollMs: 100,
       maxBackoffMs: 400,
       reports: sources(),
@@ -117,7 +124,7 @@ describe('OpenADR 2.0b VTN and VEN over plain HTTP (pull)', function () {
     assert.equal(vens[0].clientID, 'oadr2b:site-2b');
     await oa3('PUT', `/vens/${ven.venID}`, { objectType: 'BL_VEN_REQUEST', clientID: 'oadr2b:site-2b', venName: 'site-2b', targets: ['group-1'] });
     const listed = (await api('GET', '/vens')).body;
-    assert.deepEqual(listed.map((v: any) => [v.venName, v.registered, v.transport]), [['site-2b', true, 'pull']]);
+    assert.deepEqual(listed.map((v: any) => [v.venName, v.credential, v.registered, v.transport]), [['cli-2b', 'secret', false, null], ['site-2b', 'secret', true, 'pull']]);
   });
 
   it('distributes the events 3.1 privacy shows this VEN, with the program as market context, and records opt-in/out', async () => {
@@ -317,7 +324,7 @@ describe('OpenADR 2.0b VTN and VEN over plain HTTP (pull)', function () {
     const bad = await run(['ven2b', '--vtn', `${server.url}${OA2}`, '--ven-name', 'x', '--cert', 'a.pem']);
     assert.equal(bad.code, 2);
     assert.match(bad.err, /--cert, --key and --ca go together/);
-    const proc = gridflex(['ven2b', '--vtn', `${server.url}${OA2}`, '--ven-name', 'cli-2b', '--opt', 'out', '--poll-seconds', '1', '--json']);
+    const proc = gridflex(['ven2b', '--vtn', `${server.url}${OA2}`, '--ven-name', 'cli-2b', '--opt', 'out', '--poll-seconds', '1', '--json'], { GRIDFLEX_VEN2B_SECRET: CLI_SECRET });
     let out = '';
     let err = '';
     proc.stdout!.on('data', (d) => (out += d));
@@ -334,8 +341,10 @@ describe('OpenADR 2.0b VTN and VEN over plain HTTP (pull)', function () {
 
   it('cancels a registration: the VEN is refused until it registers again', async () => {
     await ven.cancelRegistration();
-    const r = await fetch(`${server.url}${OA2}/OadrPoll`, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: encodePayload('oadrPoll', { venID: ven.venID! }) });
-    assert.match(await r.text(), /<ei:responseCode>463</);
+    // With its credentials, so the refusal is the cancelled registration's.
+    const authorization = `Basic ${Buffer.from(`site-2b:${SITE_SECRET}`).toString('base64')}`;
+    const r = await fetch(`${server.url}${OA2}/OadrPoll`, { method: 'POST', headers: { 'content-type': 'application/xml', authorization }, body: encodePayload('oadrPoll', { venID: ven.venID! }) });
+    assert.match(await r.text(), /<ei:responseCode>463<\/ei:responseCode>\s*<ei:responseDescription>VEN '[^']+' is not registered/);
     assert.equal((await api('GET', `/vens/${ven.venID}`)).body.registered, false);
     const vens = await oa3('GET', '/vens?venName=site-2b');
     assert.deepEqual(vens[0].targets, ['group-1'], 'the ven object and its grants stay for a later registration');

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import type { Logger, ReadingInput, SqlClient, Storage } from '../../core/index.js';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hashSecret, isGfError, secretMatches, UNKNOWN_SECRET_HASH, type Logger, type ReadingInput, type SqlClient, type Storage } from '../../core/index.js';
 import { decodePayload, encodePayload, Oadr2bSchemaError, parseXcalDateTime, XmlError, xcalDateTime, type Body, type DecodedPayload } from '../../standards/openadr2b/codec.js';
 import { SERVICE_OF, type MessageName, type Service } from '../../standards/openadr2b/schema.js';
 import { NonceCache, Oadr2bSignatureError, signPayload, verifyPayload, type SigningIdentity } from '../../standards/openadr2b/signature.js';
@@ -16,7 +16,10 @@ export interface VtnSettings {
   /** Reports requested automatically when a VEN offers them (METADATA_ prefix stripped). */
   autoRequestReports: string[];
   reportBackDuration: string;
-  /** Over TLS, a VEN must have been provisioned with its fingerprint; over plain HTTP, whether unknown VENs may register. */
+  /**
+   * Whether VENs nobody provisioned may register (opt-in): each is bound to the first credential it presents
+   * (certificate fingerprint over TLS, registration secret over plain HTTP). Off, only provisioned VENs register.
+   */
   openRegistration: boolean;
   nearMs: number;
   /** Refuse unsigned messages from every VEN (otherwise only from VENs that registered with oadrXmlSignature). */
@@ -30,6 +33,8 @@ export interface VenRow {
   ven_id: string;
   ven_name: string;
   fingerprint: string | null;
+  /** scrypt hash of its registration secret (plain HTTP credential); null for certificate-bound VENs. */
+  secret_hash: string | null;
   registration_id: string | null;
   profile: string | null;
   transport_address: string | null;
@@ -50,9 +55,14 @@ interface EventState {
   endMs: number | null;
 }
 
-/** Who is calling: the TLS client certificate's fingerprint, when the connection has one. */
+/** Who is calling, as the transport authenticated it. */
 export interface Peer {
+  /** The TLS client certificate's fingerprint (mutual TLS). */
   fingerprint?: string;
+  /** HTTP Basic credentials on plain HTTP: the VEN's name and its registration secret. */
+  basic?: { user: string; secret: string };
+  /** The answer to a message the VTN itself pushed to this VEN's registered address (a venID). */
+  pushedTo?: string;
 }
 
 export interface Reply {
@@ -62,7 +72,7 @@ export interface Reply {
 
 const newId = (): string => randomBytes(10).toString('hex');
 const SI_FACTOR: Record<string, number> = { p: 1e-12, n: 1e-9, micro: 1e-6, m: 1e-3, c: 1e-2, d: 1e-1, none: 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12 };
-const VEN_COLUMNS = 'ven_id, ven_name, fingerprint, registration_id, profile, transport_address, http_pull, xml_signature, report_only, view_hash, created_ms::float8 AS created_ms, registered_ms::float8 AS registered_ms, last_seen_ms::float8 AS last_seen_ms';
+const VEN_COLUMNS = 'ven_id, ven_name, fingerprint, secret_hash, registration_id, profile, transport_address, http_pull, xml_signature, report_only, view_hash, created_ms::float8 AS created_ms, registered_ms::float8 AS registered_ms, last_seen_ms::float8 AS last_seen_ms';
 
 /** The 3.1 clientID a 2.0b VEN's ven object carries (so BL grants targets to it as to any VEN). */
 export const clientIdOf = (venName: string): string => `oadr2b:${venName}`;
@@ -78,6 +88,9 @@ export const clientIdOf = (venName: string): string => `oadr2b:${venName}`;
 export class Oa2Vtn {
   private readonly vens = new Map<string, VenRow>();
   private readonly byFingerprint = new Map<string, string>();
+  private readonly byName = new Map<string, string>();
+  /** SHA-256 of the registration secret a VEN presented and scrypt accepted: later requests cost no scrypt. */
+  private readonly verified = new Map<string, Buffer>();
   private readonly events = new Map<string, EventState>();
   private readonly queued = new Map<string, number>();
   private readonly dirty = new Set<string>();
@@ -116,12 +129,18 @@ export class Oa2Vtn {
   private cache(v: VenRow): void {
     const prev = this.vens.get(v.ven_id);
     if (prev?.fingerprint && prev.fingerprint !== v.fingerprint) this.byFingerprint.delete(prev.fingerprint);
+    if (prev && prev.secret_hash !== v.secret_hash) this.verified.delete(v.ven_id);
     this.vens.set(v.ven_id, v);
+    this.byName.set(v.ven_name, v.ven_id);
     if (v.fingerprint) this.byFingerprint.set(v.fingerprint, v.ven_id);
   }
 
   venById(id: string): VenRow | undefined {
     return this.vens.get(id);
+  }
+
+  venByName(name: string): VenRow | undefined {
+    return this.vens.get(this.byName.get(name) ?? '');
   }
 
   allVens(): VenRow[] {
@@ -181,12 +200,13 @@ export class Oa2Vtn {
   private async dispatch(d: DecodedPayload, peer: Peer, requestId: string): Promise<Reply> {
     const b = d.body;
     if (d.name === 'oadrQueryRegistration') {
-      // Over TLS the certificate says who asks: a registered VEN gets its registration back (signed if it signs).
-      const known = peer.fingerprint ? this.vens.get(this.byFingerprint.get(peer.fingerprint) ?? '') : undefined;
+      // The credential says who asks: a registered VEN gets its registration back (signed if it signs). The
+      // schema's own rule: "venID not included in query unless already registered" (oadrCreatedPartyRegistration).
+      const known = await this.credentialOwner(peer);
       return this.reply(known?.registration_id ? known : undefined, 'oadrCreatedPartyRegistration', this.createdRegistration(requestId, known));
     }
     if (d.name === 'oadrCreatePartyRegistration') return this.register(d, peer, requestId);
-    const ven = this.authenticate(d, peer);
+    const ven = await this.authenticate(d, peer);
     ven.last_seen_ms = Date.now();
     switch (d.name) {
       case 'oadrPoll':
@@ -228,26 +248,60 @@ export class Oa2Vtn {
   }
 
   /**
-   * The VEN behind a request: over TLS its certificate fingerprint decides (and the message's venID
-   * must be its own); over plain HTTP the message's venID. Unsigned messages are refused where
-   * signatures are required; signed ones are verified against the TLS identity when there is one.
+   * The VEN behind a request, from its credential, never from what the message says: over TLS the certificate
+   * fingerprint, over plain HTTP the HTTP Basic credentials (venName and registration secret), for the answer to
+   * a push the VEN it was pushed to (no 2.0b payload authenticates its sender, oadr_20b.xsd; the 2.0b profile leaves
+   * that to TLS client certificates). The message's venID must be that VEN's (452 otherwise). Unsigned messages are
+   * refused where signatures are required; signed ones are verified against the TLS identity when there is one.
    */
-  private authenticate(d: DecodedPayload, peer: Peer): VenRow {
+  private async authenticate(d: DecodedPayload, peer: Peer): Promise<VenRow> {
     const claimed = venIdIn(d.body);
     let ven: VenRow | undefined;
     if (peer.fingerprint) {
       ven = this.vens.get(this.byFingerprint.get(peer.fingerprint) ?? '');
       if (!ven) throw new Oa2Refusal(ResponseCode.NOT_REGISTERED_OR_AUTHORIZED, `certificate ${peer.fingerprint} belongs to no provisioned VEN`, 403);
-      if (claimed !== undefined && claimed !== ven.ven_id) throw new Oa2Refusal(ResponseCode.INVALID_ID, `venID '${claimed}' is not this certificate's VEN`);
+    } else if (peer.pushedTo) {
+      ven = this.vens.get(peer.pushedTo);
+      if (!ven) throw new Oa2Refusal(ResponseCode.NOT_REGISTERED_OR_AUTHORIZED, `no VEN '${peer.pushedTo}'`);
     } else {
-      if (claimed === undefined) throw new Oa2Refusal(ResponseCode.INVALID_ID, 'the message names no venID');
-      ven = this.vens.get(claimed);
-      if (!ven) throw new Oa2Refusal(ResponseCode.NOT_REGISTERED_OR_AUTHORIZED, `venID '${claimed}' is not registered`);
-      if (ven.fingerprint) throw new Oa2Refusal(ResponseCode.NOT_REGISTERED_OR_AUTHORIZED, 'this VEN is provisioned with a certificate: connect over TLS', 403);
+      if (!peer.basic) throw new Oa2Refusal(ResponseCode.NOT_REGISTERED_OR_AUTHORIZED, NO_CREDENTIALS);
+      const named = this.venByName(peer.basic.user);
+      if (named?.fingerprint) throw new Oa2Refusal(ResponseCode.NOT_REGISTERED_OR_AUTHORIZED, 'this VEN is provisioned with a certificate: connect over TLS', 403);
+      if (!(await this.secretOk(named, peer.basic.secret))) throw new Oa2Refusal(ResponseCode.NOT_REGISTERED_OR_AUTHORIZED, WRONG_CREDENTIALS);
+      ven = named!;
     }
+    if (claimed !== undefined && claimed !== ven.ven_id) throw new Oa2Refusal(ResponseCode.INVALID_ID, `venID '${claimed}' is not the VEN these credentials belong to`);
     if (!ven.registration_id) throw new Oa2Refusal(ResponseCode.NOT_REGISTERED_OR_AUTHORIZED, `VEN '${ven.ven_id}' is not registered (send oadrCreatePartyRegistration)`);
     this.checkSignature(d, ven.xml_signature, peer);
     return ven;
+  }
+
+  /** The VEN a credential belongs to, if it checks out (no refusal: for oadrQueryRegistration, which anyone may send). */
+  private async credentialOwner(peer: Peer): Promise<VenRow | undefined> {
+    if (peer.fingerprint) return this.vens.get(this.byFingerprint.get(peer.fingerprint) ?? '');
+    if (peer.pushedTo) return this.vens.get(peer.pushedTo);
+    if (!peer.basic) return undefined;
+    const ven = this.venByName(peer.basic.user);
+    return ven && !ven.fingerprint && (await this.secretOk(ven, peer.basic.secret)) ? ven : undefined;
+  }
+
+  /**
+   * Whether `secret` is this VEN's registration secret. scrypt runs on the thread pool; a secret that matched once
+   * is remembered by its SHA-256, so a VEN polling every few seconds costs a hash, not a scrypt. An unknown VEN
+   * costs the same scrypt as a known one, so timing does not tell which names exist.
+   */
+  private async secretOk(ven: VenRow | undefined, secret: string): Promise<boolean> {
+    if (!ven?.secret_hash) {
+      await secretMatches(secret, UNKNOWN_SECRET_HASH);
+      return false;
+    }
+    const digest = createHash('sha256').update(secret).digest();
+    const known = this.verified.get(ven.ven_id);
+    if (known && timingSafeEqual(known, digest)) return true;
+    const hash = ven.secret_hash;
+    if (!(await secretMatches(secret, hash))) return false;
+    if (this.vens.get(ven.ven_id)?.secret_hash === hash) this.verified.set(ven.ven_id, digest);
+    return true;
   }
 
   private checkSignature(d: DecodedPayload, venSigns: boolean, peer: Peer): void {
@@ -282,18 +336,37 @@ export class Oa2Vtn {
     if (!pull && !peer.fingerprint && !this.settings.pushHostsWithoutTls.includes(new URL(address).hostname.replace(/^\[|\]$/g, ''))) {
       return fail(ResponseCode.NOT_ALLOWED, `push to ${new URL(address).hostname} is allowed only for VENs registered over mutual TLS (or hosts in pushHostsWithoutTls)`);
     }
+    // oadrVenName is "Human readable name for VEN" / "VEN name. May be used in VTN GUI" (oadr_20b.xsd): a label,
+    // not a credential. So a registration by name never hands over an existing VEN: the VEN is found by the
+    // credential the transport authenticated, and a name only names a VEN that does not exist yet.
+    const name = typeof b.oadrVenName === 'string' ? b.oadrVenName.trim() : '';
     let ven: VenRow | undefined;
     if (peer.fingerprint) {
       ven = this.vens.get(this.byFingerprint.get(peer.fingerprint) ?? '');
-      if (!ven) return fail(ResponseCode.NOT_REGISTERED_OR_AUTHORIZED, `certificate ${peer.fingerprint} belongs to no provisioned VEN`, 403);
-    } else {
-      const name = typeof b.oadrVenName === 'string' ? b.oadrVenName.trim() : '';
-      ven = b.venID !== undefined ? this.vens.get(String(b.venID)) : [...this.vens.values()].find((v) => v.ven_name === name);
-      if (ven?.fingerprint) return fail(ResponseCode.NOT_REGISTERED_OR_AUTHORIZED, 'this VEN is provisioned with a certificate: connect over TLS', 403);
       if (!ven) {
-        if (!this.settings.openRegistration) return fail(ResponseCode.NOT_REGISTERED_OR_AUTHORIZED, 'unknown VEN: registration is by provisioning only');
-        if (!name || name.length > 128) return fail(ResponseCode.INVALID_DATA, 'oadrVenName (1 to 128 characters) is needed to register a new VEN');
-        ven = await this.provision(name, null);
+        if (!this.settings.openRegistration) return fail(ResponseCode.NOT_REGISTERED_OR_AUTHORIZED, `certificate ${peer.fingerprint} belongs to no provisioned VEN`, 403);
+        const claimed = await this.claim(name, { fingerprint: peer.fingerprint, secretHash: null });
+        if (typeof claimed === 'string') return fail(ResponseCode.NOT_REGISTERED_OR_AUTHORIZED, claimed);
+        ven = claimed;
+      }
+    } else if (peer.pushedTo) {
+      ven = this.vens.get(peer.pushedTo);
+      if (!ven) return fail(ResponseCode.NOT_REGISTERED_OR_AUTHORIZED, `no VEN '${peer.pushedTo}'`);
+    } else {
+      const basic = peer.basic;
+      if (!basic) return fail(ResponseCode.NOT_REGISTERED_OR_AUTHORIZED, NO_CREDENTIALS);
+      if (name && name !== basic.user) return fail(ResponseCode.INVALID_DATA, `oadrVenName '${name}' is not the name in the credentials ('${basic.user}')`);
+      ven = this.venByName(basic.user);
+      if (ven?.fingerprint) return fail(ResponseCode.NOT_REGISTERED_OR_AUTHORIZED, 'this VEN is provisioned with a certificate: connect over TLS', 403);
+      if (ven?.secret_hash || !this.settings.openRegistration) {
+        const ok = await this.secretOk(ven, basic.secret);
+        if (!ok || !ven) return fail(ResponseCode.NOT_REGISTERED_OR_AUTHORIZED, WRONG_CREDENTIALS);
+      } else {
+        // Open registration: a VEN nobody provisioned (or one registered by name before VENs were bound to
+        // credentials) is bound to the secret it presents first.
+        const claimed = await this.claim(basic.user, { fingerprint: null, secretHash: await hashSecret(basic.secret) });
+        if (typeof claimed === 'string') return fail(ResponseCode.NOT_REGISTERED_OR_AUTHORIZED, claimed);
+        ven = claimed;
       }
     }
     if (b.venID !== undefined && b.venID !== ven.ven_id) return fail(ResponseCode.INVALID_ID, `venID '${String(b.venID)}' is not this VEN's (${ven.ven_id})`);
@@ -312,16 +385,55 @@ export class Oa2Vtn {
     return this.reply(saved, 'oadrCreatedPartyRegistration', this.createdRegistration(requestId, saved));
   }
 
-  /** Creates (or finds) a VEN: its 3.1 ven object first, so BL can grant it targets before it registers. */
-  async provision(venName: string, fingerprint: string | null): Promise<VenRow> {
+  /**
+   * Creates or updates a provisioned VEN (operator: config `vens`, POST /api/openadr2b/vens) with its credential:
+   * a certificate fingerprint, a registration secret (stored as its scrypt hash), or both. Its 3.1 ven object comes
+   * first, so BL can grant it targets before it registers. The operator may replace a VEN's credential.
+   */
+  async provision(venName: string, credential: { fingerprint?: string | null; secret?: string | null }): Promise<VenRow> {
     const obj = await this.bridge.ensureVen(venName, clientIdOf(venName));
+    const secretHash = credential.secret ? await hashSecret(credential.secret) : null;
     const r = await this.storage.query<VenRow>(
-      `INSERT INTO oa2_vens (ven_id, ven_name, fingerprint, created_ms) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (ven_id) DO UPDATE SET fingerprint = COALESCE(EXCLUDED.fingerprint, oa2_vens.fingerprint) RETURNING ${VEN_COLUMNS}`,
-      [obj.id, venName, fingerprint, Date.now()],
+      `INSERT INTO oa2_vens (ven_id, ven_name, fingerprint, secret_hash, created_ms) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (ven_id) DO UPDATE SET fingerprint = COALESCE(EXCLUDED.fingerprint, oa2_vens.fingerprint), secret_hash = COALESCE(EXCLUDED.secret_hash, oa2_vens.secret_hash)
+       RETURNING ${VEN_COLUMNS}`,
+      [obj.id, venName, credential.fingerprint ?? null, secretHash, Date.now()],
     );
     this.cache(r.rows[0]!);
     return r.rows[0]!;
+  }
+
+  /**
+   * Open registration: binds the VEN named `name` to this first credential, creating it, or taking one that has
+   * no credential yet (registered by name before VENs were bound). One SQL statement decides, so of two VENs
+   * racing for a name exactly one wins. Returns the refusal's text when the name is bound already or taken.
+   */
+  private async claim(name: string, credential: { fingerprint: string | null; secretHash: string | null }): Promise<VenRow | string> {
+    if (!name || name.length > 128) return 'oadrVenName (1 to 128 characters) is needed to register a new VEN';
+    const taken = `VEN '${name}' is bound to another credential`;
+    try {
+      let row: VenRow | undefined;
+      if (this.venByName(name)) {
+        row = (await this.storage.query<VenRow>(
+          `UPDATE oa2_vens SET fingerprint = $2, secret_hash = $3 WHERE ven_name = $1 AND fingerprint IS NULL AND secret_hash IS NULL RETURNING ${VEN_COLUMNS}`,
+          [name, credential.fingerprint, credential.secretHash],
+        )).rows[0];
+      } else {
+        const obj = await this.bridge.ensureVen(name, clientIdOf(name));
+        row = (await this.storage.query<VenRow>(
+          `INSERT INTO oa2_vens (ven_id, ven_name, fingerprint, secret_hash, created_ms) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING ${VEN_COLUMNS}`,
+          [obj.id, name, credential.fingerprint, credential.secretHash, Date.now()],
+        )).rows[0];
+      }
+      if (!row) return taken;
+      this.cache(row);
+      this.log.info({ venId: row.ven_id, venName: name, credential: credential.fingerprint ? 'certificate' : 'secret' }, 'OpenADR 2.0b VEN bound to its first credential (open registration)');
+      return row;
+    } catch (e) {
+      // A 3.1 VEN (another client) has the name, or a racing registration took it.
+      if ((isGfError(e) && e.status === 409) || (e as { code?: string }).code === '23505') return taken;
+      throw e;
+    }
   }
 
   private async cancelRegistration(ven: VenRow, registrationId: string, requestId: string): Promise<Reply> {
@@ -732,6 +844,9 @@ export class Oa2Vtn {
     return encodePayload(name, body);
   }
 }
+
+const NO_CREDENTIALS = 'over plain HTTP a VEN presents its credentials with every message: HTTP Basic venName:registration secret (or it connects over mutual TLS)';
+const WRONG_CREDENTIALS = 'these credentials belong to no provisioned VEN';
 
 /** A meter id (`[A-Za-z0-9_-]{1,128}`) for a VEN's report point. */
 export function meterIdOf(venName: string, point: string): string {

@@ -380,17 +380,28 @@ describe('contracts on the embedded EVM', function () {
     });
 
     it('cancelOrder: owner or broker, before gate closure, refunds at once', async () => {
-      const r = await send('MarketSession', 'submitBid', [sid, 1000, tokens(0.5)], pro2);
+      const r = await send('MarketSession', 'submitBid', [sid, 1000, tokens(0.5)], pro);
       const extra = orderId(r);
-      book.push(nextBookHash(book.at(-1)!, { orderId: Number(extra), owner: pro2, isBid: true, green: false, qtyWh: 1000, limitPrice: tokens(0.5) }));
-      await reverts(send('MarketSession', 'cancelOrder', [extra], pro), 'NotAuthorised');
-      const before = await balance(pro2);
-      await send('MarketSession', 'cancelOrder', [extra], pro2);
+      book.push(nextBookHash(book.at(-1)!, { orderId: Number(extra), owner: pro, isBid: true, green: false, qtyWh: 1000, limitPrice: tokens(0.5) }));
+      await reverts(send('MarketSession', 'cancelOrder', [extra], pro2), 'NotAuthorised');
+      const before = await balance(pro);
+      await send('MarketSession', 'cancelOrder', [extra], pro);
       book.push(nextBookHash(book.at(-1)!, { cancel: Number(extra) }));
-      assert.equal(await balance(pro2), before + tokens(0.5));
-      await reverts(send('MarketSession', 'cancelOrder', [extra], pro2), 'InvalidOrder', { field: 'cancelled' });
+      assert.equal(await balance(pro), before + tokens(0.5));
+      await reverts(send('MarketSession', 'cancelOrder', [extra], pro), 'InvalidOrder', { field: 'cancelled' });
       await reverts(send('MarketSession', 'cancelOrder', [99999], pro2), 'UnknownOrder');
       assert.equal((await call<{ bookHash: string }>('MarketSession', 'session', [sid])).bookHash, book.at(-1));
+    });
+
+    it('one side per session: an owner with live bids cannot offer (nor the reverse), checked before escrow', async () => {
+      const before = await balance(pro);
+      await reverts(send('MarketSession', 'submitOffer', [sid, 1000, tokens(0.1), false], pro), 'BothSides', { owner: pro });
+      await reverts(send('MarketSession', 'submitBid', [sid, 1000, tokens(0.1)], pro2), 'BothSides', { owner: pro2 });
+      // In a broker's batch too: the whole batch is refused.
+      await reverts(send('MarketSession', 'submitOrdersFor', [sid, [{ owner: pro, isBid: false, green: false, qtyWh: 10, limitPrice: 1 }]], agg), 'BothSides');
+      assert.equal(await balance(pro), before, 'nothing escrowed');
+      assert.deepEqual(await call('MarketSession', 'sideOf', [sid, pro]), { side: 1n, live: 2n });
+      assert.deepEqual(await call('MarketSession', 'sideOf', [sid, pro2]), { side: 2n, live: 1n });
     });
 
     it('postClearing: after gate closure, for exactly this book; late bids refused', async () => {
@@ -481,6 +492,41 @@ describe('contracts on the embedded EVM', function () {
       await send('MarketSession', 'withdraw', [[b]], pro);
       assert.equal(await balance(pro), before + tokens(0.4)); // voided: the whole escrow back
       await reverts(send('MarketSession', 'dispute', [s2, bytes32('late')], pro), 'WrongState');
+    });
+
+    it('cancelSession: the operator voids a session that is open or stuck clearing; every escrow comes back', async () => {
+      now = await L().chainTime();
+      const s3 = sid + 1800n;
+      await send('MarketSession', 'openSession', openArgs(s3, now));
+      const b = orderId(await send('MarketSession', 'submitBid', [s3, 1000, tokens(0.4)], pro));
+      const o = orderId(await send('MarketSession', 'submitOffer', [s3, 2000, tokens(0.1), false], pro2));
+      // After withdrawing its only offer an owner may switch sides.
+      const sw = await L().createWallet('switcher');
+      await send('ParticipantRegistry', 'register', [sw, Role.Prosumer, bytes32('m-sw'), agg]);
+      await fund(sw, tokens(10));
+      await approve(sw, 'MarketSession', tokens(10));
+      const x = orderId(await send('MarketSession', 'submitOffer', [s3, 1000, tokens(0.1), false], sw));
+      await reverts(send('MarketSession', 'submitBid', [s3, 500, tokens(0.2)], sw), 'BothSides');
+      await send('MarketSession', 'cancelOrder', [x], sw);
+      await send('MarketSession', 'submitBid', [s3, 500, tokens(0.2)], sw);
+      assert.deepEqual(await call('MarketSession', 'sideOf', [s3, sw]), { side: 1n, live: 1n });
+      const session = await call<{ bookHash: string }>('MarketSession', 'session', [s3]);
+      await L().advanceTime(650);
+      // A clearing whose trades cannot be posted leaves the session in Clearing ...
+      await send('MarketSession', 'postClearing', [s3, tokens(0.4), session.bookHash, bytes32('not-these-trades'), 1]);
+      await reverts(send('MarketSession', 'addTrades', [s3, [{ bidId: Number(b), offerId: Number(o), qtyWh: 1000, price: tokens(0.4) }]]), 'ResultMismatch');
+      await reverts(send('MarketSession', 'cancelSession', [s3], pro), 'AccessControlUnauthorizedAccount');
+      // ... from which the operator cancels it: voided, everything withdrawable.
+      const r = await send('MarketSession', 'cancelSession', [s3]);
+      assert.equal(ev(r, 'SessionCancelled').length, 1);
+      assert.equal((await call<{ state: bigint }>('MarketSession', 'session', [s3])).state, 6n);
+      await reverts(send('MarketSession', 'cancelSession', [s3]), 'WrongState');
+      const [bp, bp2] = [await balance(pro), await balance(pro2)];
+      await send('MarketSession', 'withdraw', [[b]], pro);
+      await send('MarketSession', 'withdraw', [[o]], pro2);
+      assert.equal(await balance(pro), bp + tokens(0.4));
+      assert.equal(await balance(pro2), bp2 + tokens(0.2));
+      await reverts(send('MarketSession', 'cancelSession', [sid]), 'WrongState'); // settled sessions are past that
     });
   });
 });

@@ -16,6 +16,9 @@ import {ParticipantRegistry} from "./ParticipantRegistry.sol";
 ///   the shortfall (matched - delivered) costs the seller shortfall * penalty from its collateral, paid to
 ///   the buyer; green offers earn the buyer delivered * greenReward from the reward pool (while it lasts).
 /// What is left in escrow or collateral is withdrawn by its owner once the session is settled or voided.
+/// An owner is on one side of a session (bids or offers, checked before any escrow moves), so no trade can
+/// have one owner on both sides. A clearing that cannot complete is cancelled by the operator (`cancelSession`):
+/// the session is voided and every escrow and collateral goes back.
 /// Energies in Wh, prices in token base units per kWh; all amounts round down.
 contract MarketSession is AccessControl {
     using SafeERC20 for IERC20;
@@ -88,6 +91,12 @@ contract MarketSession is AccessControl {
         uint120 price;
     }
 
+    /// The side an owner holds in a session (1 bids, 2 offers) while it has live orders there.
+    struct Side {
+        uint8 side;
+        uint32 live;
+    }
+
     struct Delivery {
         uint32 tradeId;
         uint64 deliveredWh;
@@ -99,6 +108,7 @@ contract MarketSession is AccessControl {
     mapping(uint64 => Session) private _sessions;
     mapping(uint32 => Order) private _orders;
     mapping(uint64 => Trade[]) private _trades;
+    mapping(uint64 => mapping(address => Side)) private _sides;
     uint32 public orderCount;
     mapping(address => mapping(address => bool)) public isBroker;
     mapping(address => uint256) public credits;
@@ -131,6 +141,7 @@ contract MarketSession is AccessControl {
     error BatchTooLarge(uint256 size, uint256 max);
     error ZeroAmount();
     error RewardRefUsed(bytes32 ref);
+    error BothSides(uint64 sessionId, address owner);
 
     event SessionOpened(
         uint64 indexed sessionId,
@@ -162,6 +173,7 @@ contract MarketSession is AccessControl {
         uint64 indexed sessionId, uint32 indexed tradeId, uint64 deliveredWh, uint256 paid, uint256 penalty, uint256 greenReward
     );
     event SessionSettled(uint64 indexed sessionId);
+    event SessionCancelled(uint64 indexed sessionId);
     event Withdrawn(address indexed owner, uint256 amount);
     event Claimed(address indexed account, uint256 amount);
     event RewardsFunded(address indexed by, uint256 amount, bytes32 indexed ref);
@@ -248,6 +260,7 @@ contract MarketSession is AccessControl {
         if (s.state != State.Open) revert WrongState(o.sessionId, s.state);
         if (block.timestamp >= s.gateClosure) revert GateClosed(o.sessionId, s.gateClosure);
         o.cancelled = true;
+        _sides[o.sessionId][o.owner].live -= 1;
         uint128 refund = o.locked;
         o.locked = 0;
         s.bookHash = keccak256(abi.encode(s.bookHash, orderId, "cancel"));
@@ -315,6 +328,15 @@ contract MarketSession is AccessControl {
         s.tradesPosted = uint32(from + inputs.length);
         emit TradesAdded(sessionId, from, uint32(inputs.length));
         if (s.tradesPosted == s.tradeCount) _completeClearing(sessionId, s);
+    }
+
+    /// The operator cancels a session whose clearing cannot complete (or that must not trade): it is voided and
+    /// every order's escrow and collateral can be withdrawn at once. Not once cleared (that is `dispute`).
+    function cancelSession(uint64 sessionId) external onlyRole(OPERATOR_ROLE) {
+        Session storage s = _sessions[sessionId];
+        if (s.state != State.Open && s.state != State.Clearing) revert WrongState(sessionId, s.state);
+        s.state = State.Voided;
+        emit SessionCancelled(sessionId);
     }
 
     /// A registered participant who recomputed a different result stops settlement until the admin decides.
@@ -404,6 +426,10 @@ contract MarketSession is AccessControl {
         return _trades[sessionId][tradeId];
     }
 
+    function sideOf(uint64 sessionId, address owner) external view returns (Side memory) {
+        return _sides[sessionId][owner];
+    }
+
     // ---------------------------------------------------------------- internals
 
     function _submit(uint64 sessionId, OrderInput memory input) private returns (uint32 id) {
@@ -417,6 +443,11 @@ contract MarketSession is AccessControl {
         if (input.qtyWh == 0) revert InvalidOrder("qtyWh");
         if (input.limitPrice > s.priceCap) revert PriceAboveCap(input.limitPrice, s.priceCap);
         if (input.isBid && input.green) revert InvalidOrder("green");
+        Side storage side = _sides[sessionId][input.owner];
+        uint8 want = input.isBid ? 1 : 2;
+        if (side.live > 0 && side.side != want) revert BothSides(sessionId, input.owner);
+        side.side = want;
+        side.live += 1;
         uint256 lock = input.isBid
             ? uint256(input.qtyWh) * input.limitPrice / 1000
             : uint256(input.qtyWh) * s.shortfallPenaltyPerKwh / 1000;

@@ -56,10 +56,19 @@ export const p2pMarketPlugin = definePlugin({
       await service.ensureSessions();
       await job.progress(33);
       const now = await ledger.chainTime();
-      const { rows } = await storage.query<{ id: string; state: string; gate_closure: string; slot_end: string }>("SELECT id, state, gate_closure, slot_end FROM mkt_sessions WHERE state <> 'settled' ORDER BY id");
+      const { rows } = await storage.query<{ id: string; state: string; gate_closure: string; slot_start: string; slot_end: string }>(
+        "SELECT id, state, gate_closure, slot_start, slot_end FROM mkt_sessions WHERE state IN ('open', 'cleared') ORDER BY id",
+      );
       for (const s of rows) {
-        if (s.state === 'open' && now >= Number(s.gate_closure)) await service.clear(Number(s.id));
-        else if (s.state === 'cleared' && now >= Number(s.slot_end) + cfg.settleDelayMinutes * 60) await service.settle(Number(s.id));
+        if (s.state === 'open' && now >= Number(s.gate_closure)) {
+          // A clearing that fails is retried on the next run; once delivery has begun without a clearing, the
+          // session is cancelled so that no escrow stays locked.
+          await service.clear(Number(s.id)).catch(async (err) => {
+            if (now < Number(s.slot_start)) return ctx.log.warn({ err, session: Number(s.id) }, 'clearing failed; retrying on the next run');
+            ctx.log.error({ err, session: Number(s.id) }, 'clearing failed and delivery has begun: cancelling the session, refunding every escrow');
+            await service.cancelSession(Number(s.id));
+          });
+        } else if (s.state === 'cleared' && now >= Number(s.slot_end) + cfg.settleDelayMinutes * 60) await service.settle(Number(s.id));
       }
       await job.progress(100);
     });

@@ -48,7 +48,7 @@ interface SessionRow {
   slot_start: string;
   slot_end: string;
   gate_closure: string;
-  state: 'open' | 'cleared' | 'settled';
+  state: 'open' | 'cleared' | 'settled' | 'voided';
   price_signal: number | null;
   algorithm: string | null;
   clearing: unknown;
@@ -63,6 +63,28 @@ export interface TokenAnswer {
   prosumer: string;
   amount: string;
   balance: string;
+}
+
+/** MarketSession's states, as the contract numbers them. */
+enum ChainState {
+  None,
+  Open,
+  Clearing,
+  Cleared,
+  Settled,
+  Disputed,
+  Voided,
+}
+
+/** A contract refusal of an order as the market's own code (the contract holds the same rules as the service). */
+function chainRefusal(e: unknown, session: number): unknown {
+  if (!isGfError(e) || e.code !== 'GF_LEDGER_REVERTED') return e;
+  const revert = (e.data as { revert?: string })?.revert;
+  if (revert === 'BothSides') return new GfError(MarketErrors.GF_MARKET_BOTH_SIDES, `the contract refused: a prosumer already has orders of the other side in session ${session}`, { cause: e, data: { field: 'side', session } });
+  if (revert === 'GateClosed') return new GfError(MarketErrors.GF_MARKET_GATE_CLOSED, `the gate of session ${session} has closed`, { cause: e, data: { session } });
+  if (revert === 'ERC20InsufficientBalance') return new GfError(MarketErrors.GF_MARKET_INSUFFICIENT_TOKENS, `the contract refused: a wallet cannot escrow its bids (${(e.data as { args?: unknown }).args ? JSON.stringify((e.data as { args?: unknown }).args) : ''})`, { cause: e, data: { session } });
+  if (revert === 'WrongState') return new GfError(MarketErrors.GF_MARKET_WRONG_STATE, `session ${session} no longer takes orders`, { cause: e, data: { session } });
+  return e;
 }
 
 function reused(reference: string): GfError {
@@ -346,20 +368,63 @@ export class MarketService {
       }
       prepared.push({ p, o });
     }
-    const receipt = await this.ledger.send('MarketSession', 'submitOrdersFor', [
-      sessionId,
-      prepared.map(({ p, o }) => ({ owner: p.wallet, isBid: o.side === 'bid', green: o.side === 'offer' && p.rules.green, qtyWh: o.qtyWh, limitPrice: o.limitPrice })),
-    ]);
+    const claims = new Map<string, { side: string; n: number; at: string }>();
+    for (const [i, { p, o }] of prepared.entries()) claims.set(p.id, { side: o.side, n: (claims.get(p.id)?.n ?? 0) + 1, at: claims.get(p.id)?.at ?? `orders[${i}]` });
+    await this.claimSides(sessionId, claims);
+    let receipt: Awaited<ReturnType<Ledger['send']>>;
+    try {
+      receipt = await this.ledger.send('MarketSession', 'submitOrdersFor', [
+        sessionId,
+        prepared.map(({ p, o }) => ({ owner: p.wallet, isBid: o.side === 'bid', green: o.side === 'offer' && p.rules.green, qtyWh: o.qtyWh, limitPrice: o.limitPrice })),
+      ]);
+    } catch (e) {
+      // Refused (or lost): give the sides back. Should the transaction have gone through after all, the
+      // contract still holds the rule, and the reconciliation at start counts the sides again from the orders.
+      await this.releaseSides(sessionId, claims);
+      throw chainRefusal(e, sessionId);
+    }
     const ids = receipt.events.filter((e) => e.event === 'OrderSubmitted').map((e) => Number(e.args.orderId));
     const out = prepared.map(({ p, o }, i) => ({ id: ids[i]!, prosumer: p.id, side: o.side, qtyWh: o.qtyWh, limitPrice: o.limitPrice, green: o.side === 'offer' && p.rules.green }));
     await this.db.transaction(async (tx) => {
       for (const r of out) {
-        await tx.query('INSERT INTO mkt_orders (id, session_id, prosumer, side, qty_wh, limit_price, green, automatic) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
+        await tx.query('INSERT INTO mkt_orders (id, session_id, prosumer, side, qty_wh, limit_price, green, automatic) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING', [
           r.id, sessionId, r.prosumer, r.side, r.qtyWh, r.limitPrice, r.green, automatic,
         ]);
       }
     });
     return out;
+  }
+
+  /**
+   * One side per prosumer and session, atomically: `mkt_session_sides` holds the side and the number of live
+   * orders, and one upsert per prosumer (a row lock in PostgreSQL, one connection in PGlite) either takes the
+   * side (no live orders), adds to it (same side) or leaves it (other side), which refuses the whole batch.
+   * Two concurrent requests of one prosumer, a bid and an offer, cannot both pass.
+   */
+  private async claimSides(sessionId: number, claims: ReadonlyMap<string, { side: string; n: number; at: string }>): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      for (const [prosumer, c] of claims) {
+        const { rows } = await tx.query<{ side: string }>(
+          `INSERT INTO mkt_session_sides (session_id, prosumer, side, live) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (session_id, prosumer) DO UPDATE SET
+             side = CASE WHEN mkt_session_sides.live = 0 THEN EXCLUDED.side ELSE mkt_session_sides.side END,
+             live = mkt_session_sides.live + CASE WHEN mkt_session_sides.live = 0 OR mkt_session_sides.side = EXCLUDED.side THEN EXCLUDED.live ELSE 0 END
+           RETURNING side`,
+          [sessionId, prosumer, c.side, c.n],
+        );
+        if (rows[0]!.side !== c.side) {
+          throw new GfError(MarketErrors.GF_MARKET_BOTH_SIDES, `${c.at}: ${prosumer} already has ${rows[0]!.side}s in session ${sessionId}`, { data: { field: `${c.at}.side` } });
+        }
+      }
+    });
+  }
+
+  private async releaseSides(sessionId: number, claims: ReadonlyMap<string, { side: string; n: number }>): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      for (const [prosumer, c] of claims) {
+        await tx.query('UPDATE mkt_session_sides SET live = GREATEST(live - $3, 0) WHERE session_id = $1 AND prosumer = $2 AND side = $4', [sessionId, prosumer, c.n, c.side]);
+      }
+    });
   }
 
   /** An offer may not exceed the forecast production of the slot plus the tolerance (when a forecast exists). */
@@ -463,8 +528,20 @@ export class MarketService {
     if (o.cancelled) return;
     const s = await this.session(Number(o.session_id));
     if ((await this.ledger.chainTime()) >= Number(s.gate_closure)) throw new GfError(MarketErrors.GF_MARKET_GATE_CLOSED, `the gate of session ${s.id} has closed`, { data: { session: Number(s.id) } });
-    await this.ledger.send('MarketSession', 'cancelOrder', [orderId]);
-    await this.db.query('UPDATE mkt_orders SET cancelled = true WHERE id = $1', [orderId]);
+    try {
+      await this.ledger.send('MarketSession', 'cancelOrder', [orderId]);
+    } catch (e) {
+      throw chainRefusal(e, Number(s.id));
+    }
+    await this.markCancelled(orderId);
+  }
+
+  /** Records a cancellation and gives one live order back to the prosumer's side (once, however often called). */
+  private async markCancelled(orderId: number): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const { rows } = await tx.query<{ session_id: string; prosumer: string }>('UPDATE mkt_orders SET cancelled = true WHERE id = $1 AND NOT cancelled RETURNING session_id, prosumer', [orderId]);
+      if (rows[0]) await tx.query('UPDATE mkt_session_sides SET live = GREATEST(live - 1, 0) WHERE session_id = $1 AND prosumer = $2', [rows[0].session_id, rows[0].prosumer]);
+    });
   }
 
   // ------------------------------------------------------------ clearing (LL-UC03)
@@ -483,27 +560,103 @@ export class MarketService {
     return rows.map((r) => ({ id: Number(r.id), owner: r.prosumer, side: r.side, qtyWh: Number(r.qty_wh), limit: Number(r.limit_price), seq: Number(r.id) }));
   }
 
-  /** After gate closure: clears the book and posts price, book hash, result hash and trades to the contract. */
+  /**
+   * After gate closure: clears the book and posts price, book hash, result hash and trades to the contract.
+   * Recoverable: a clearing interrupted after it was posted (crash, timeout, a failed batch) is resumed from the
+   * trades the contract already holds, as long as the result recomputed from the book is the one posted; a
+   * clearing that cannot complete is `GF_MARKET_CLEARING_FAILED`, and `cancelSession` then voids the session and
+   * returns every escrow.
+   */
   async clear(sessionId: number): Promise<unknown> {
-    const s = await this.session(sessionId);
-    if (s.state !== 'open') throw new GfError(MarketErrors.GF_MARKET_WRONG_STATE, `session ${sessionId} is already ${s.state}`, { data: { session: sessionId } });
-    if ((await this.ledger.chainTime()) < Number(s.gate_closure)) throw new GfError(MarketErrors.GF_MARKET_WRONG_STATE, `the gate of session ${sessionId} is still open`, { data: { session: sessionId } });
-    const algo = this.algorithm();
-    const book = await this.book(sessionId);
-    const result = algo.clear(book);
-    const price = result.price ?? 0;
-    const chainSession = await this.ledger.call<{ bookHash: string }>('MarketSession', 'session', [sessionId]);
-    const trades = result.trades.map((t) => ({ bidId: t.bidId, offerId: t.offerId, qtyWh: t.qtyWh, price: t.price }));
-    await this.ledger.send('MarketSession', 'postClearing', [sessionId, price, chainSession.bookHash, clearingResultHash(price, trades), trades.length]);
-    for (let i = 0; i < trades.length; i += BATCH) await this.ledger.send('MarketSession', 'addTrades', [sessionId, trades.slice(i, i + BATCH)]);
-    const summary = { algorithm: algo.id, price: result.price, volumeWh: result.volumeWh, trades: trades.length, reason: result.reason ?? null, interval: result.interval ?? null, bookHash: chainSession.bookHash };
-    await this.db.transaction(async (tx) => {
-      for (const [i, t] of result.trades.entries()) {
-        await tx.query('INSERT INTO mkt_trades (session_id, idx, bid_id, offer_id, qty_wh, price) VALUES ($1, $2, $3, $4, $5, $6)', [sessionId, i, t.bidId, t.offerId, t.qtyWh, t.price]);
+    return this.#serialised(`session:${sessionId}`, async () => {
+      const s = await this.session(sessionId);
+      if (s.state !== 'open') throw new GfError(MarketErrors.GF_MARKET_WRONG_STATE, `session ${sessionId} is already ${s.state}`, { data: { session: sessionId } });
+      if ((await this.ledger.chainTime()) < Number(s.gate_closure)) throw new GfError(MarketErrors.GF_MARKET_WRONG_STATE, `the gate of session ${sessionId} is still open`, { data: { session: sessionId } });
+      const algo = this.algorithm();
+      const book = await this.book(sessionId);
+      const result = algo.clear(book);
+      const price = result.price ?? 0;
+      const trades = result.trades.map((t) => ({ bidId: t.bidId, offerId: t.offerId, qtyWh: t.qtyWh, price: t.price }));
+      const resultHash = clearingResultHash(price, trades);
+      let chain = await this.chainSession(sessionId);
+      const bookHash = chain.bookHash;
+      try {
+        if (chain.state === ChainState.Open) {
+          await this.ledger.send('MarketSession', 'postClearing', [sessionId, price, bookHash, resultHash, trades.length]);
+          chain = await this.chainSession(sessionId);
+        } else if (chain.state === ChainState.Voided) {
+          await this.db.query("UPDATE mkt_sessions SET state = 'voided' WHERE id = $1", [sessionId]);
+          throw new GfError(MarketErrors.GF_MARKET_WRONG_STATE, `session ${sessionId} was cancelled`, { data: { session: sessionId } });
+        } else if (chain.state !== ChainState.Clearing && chain.state !== ChainState.Cleared) {
+          throw new GfError(MarketErrors.GF_MARKET_WRONG_STATE, `session ${sessionId} is ${ChainState[chain.state]} on chain`, { data: { session: sessionId } });
+        }
+        if (chain.resultHash !== resultHash || chain.tradeCount !== trades.length) {
+          throw new GfError(MarketErrors.GF_MARKET_CLEARING_FAILED, `the clearing posted for session ${sessionId} is not the one its book gives; cancel the session to refund every escrow`, {
+            data: { session: sessionId, posted: chain.resultHash, computed: resultHash },
+          });
+        }
+        for (let i = chain.tradesPosted; i < trades.length; i += BATCH) await this.ledger.send('MarketSession', 'addTrades', [sessionId, trades.slice(i, i + BATCH)]);
+      } catch (e) {
+        if (isGfError(e) && e.code === 'GF_LEDGER_REVERTED') {
+          const d = e.data as { revert?: string; args?: unknown };
+          throw new GfError(MarketErrors.GF_MARKET_CLEARING_FAILED, `clearing session ${sessionId} failed on chain (${d.revert}); retry, or cancel the session to refund every escrow`, {
+            cause: e,
+            data: { session: sessionId, revert: d.revert, args: d.args },
+          });
+        }
+        throw e;
       }
-      await tx.query("UPDATE mkt_sessions SET state = 'cleared', algorithm = $2, clearing = $3 WHERE id = $1", [sessionId, algo.id, JSON.stringify(summary)]);
+      const summary = { algorithm: algo.id, price: result.price, volumeWh: result.volumeWh, trades: trades.length, reason: result.reason ?? null, interval: result.interval ?? null, bookHash };
+      await this.db.transaction(async (tx) => {
+        for (const [i, t] of result.trades.entries()) {
+          await tx.query('INSERT INTO mkt_trades (session_id, idx, bid_id, offer_id, qty_wh, price) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING', [sessionId, i, t.bidId, t.offerId, t.qtyWh, t.price]);
+        }
+        await tx.query("UPDATE mkt_sessions SET state = 'cleared', algorithm = $2, clearing = $3 WHERE id = $1", [sessionId, algo.id, JSON.stringify(summary)]);
+      });
+      return summary;
     });
-    return summary;
+  }
+
+  private async chainSession(sessionId: number): Promise<{ state: ChainState; bookHash: string; resultHash: string; tradeCount: number; tradesPosted: number }> {
+    const c = await this.ledger.call<{ state: bigint; bookHash: string; resultHash: string; tradeCount: bigint; tradesPosted: bigint }>('MarketSession', 'session', [sessionId]);
+    return { state: Number(c.state) as ChainState, bookHash: c.bookHash, resultHash: c.resultHash, tradeCount: Number(c.tradeCount), tradesPosted: Number(c.tradesPosted) };
+  }
+
+  /**
+   * Cancels a session that is open or whose clearing cannot complete: voided on chain, and every order's escrow
+   * and collateral withdrawn back to the custodial wallets (self-custody wallets withdraw themselves). Idempotent:
+   * a repeat (or a retry after a crash) finishes what is left. A cleared session is disputed instead.
+   */
+  async cancelSession(sessionId: number): Promise<{ session: number; state: 'voided'; refunded: Record<string, string> }> {
+    return this.#serialised(`session:${sessionId}`, async () => {
+      const s = await this.session(sessionId);
+      if (s.state === 'cleared' || s.state === 'settled') throw new GfError(MarketErrors.GF_MARKET_WRONG_STATE, `session ${sessionId} is ${s.state}: a cleared session is disputed, not cancelled`, { data: { session: sessionId } });
+      if (s.state !== 'voided') {
+        const chain = await this.chainSession(sessionId);
+        if (chain.state === ChainState.Open || chain.state === ChainState.Clearing) await this.ledger.send('MarketSession', 'cancelSession', [sessionId]);
+        else if (chain.state !== ChainState.Voided) throw new GfError(MarketErrors.GF_MARKET_WRONG_STATE, `session ${sessionId} is ${ChainState[chain.state]} on chain`, { data: { session: sessionId } });
+        await this.db.query("UPDATE mkt_sessions SET state = 'voided' WHERE id = $1", [sessionId]);
+      }
+      const refunded: Record<string, string> = {};
+      const { rows } = await this.db.query<{ id: string; prosumer: string }>('SELECT o.id, o.prosumer FROM mkt_orders o JOIN mkt_prosumers p ON p.id = o.prosumer WHERE o.session_id = $1 AND NOT o.cancelled AND p.custodial ORDER BY o.id', [sessionId]);
+      const byOwner = new Map<string, number[]>();
+      for (const r of rows) byOwner.set(r.prosumer, [...(byOwner.get(r.prosumer) ?? []), Number(r.id)]);
+      for (const [id, orders] of byOwner) {
+        const p = await this.prosumer(id);
+        const open: number[] = [];
+        let amount = 0n;
+        for (const o of orders) {
+          const c = await this.ledger.call<{ withdrawn: boolean; locked: bigint }>('MarketSession', 'order', [o]);
+          if (!c.withdrawn) {
+            open.push(o);
+            amount += c.locked;
+          }
+        }
+        for (let i = 0; i < open.length; i += 500) await this.ledger.send('MarketSession', 'withdraw', [open.slice(i, i + 500)], { from: p.wallet });
+        refunded[id] = String(amount);
+      }
+      return { session: sessionId, state: 'voided', refunded };
+    });
   }
 
   // ------------------------------------------------------------ settlement (LL-UC04)

@@ -68,4 +68,21 @@ export const marketMigrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'one side per prosumer and session; cancelled (voided) sessions',
+    up: `
+      CREATE TABLE mkt_session_sides (
+        session_id bigint NOT NULL REFERENCES mkt_sessions(id),
+        prosumer text NOT NULL REFERENCES mkt_prosumers(id),
+        side text NOT NULL CHECK (side IN ('bid', 'offer')),
+        live integer NOT NULL CHECK (live >= 0),
+        PRIMARY KEY (session_id, prosumer)
+      );
+      INSERT INTO mkt_session_sides (session_id, prosumer, side, live)
+        SELECT session_id, prosumer, min(side), count(*) FROM mkt_orders WHERE NOT cancelled GROUP BY session_id, prosumer;
+      ALTER TABLE mkt_sessions DROP CONSTRAINT mkt_sessions_state_check;
+      ALTER TABLE mkt_sessions ADD CONSTRAINT mkt_sessions_state_check CHECK (state IN ('open', 'cleared', 'settled', 'voided'));
+    `,
+  },
 ];

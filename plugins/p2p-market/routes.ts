@@ -113,6 +113,10 @@ export function marketRouter(m: () => MarketService, paymentProviderTokens: read
   r.post('/sessions/:id/clear', async (ctx) => {
     ctx.body = await m().clear(sessionId(ctx.params.id!));
   });
+  /** Voids a session that is open or whose clearing cannot complete; every escrow goes back. */
+  r.post('/sessions/:id/cancel', async (ctx) => {
+    ctx.body = await m().cancelSession(sessionId(ctx.params.id!));
+  });
   r.post('/sessions/:id/settle', async (ctx) => {
     ctx.body = await m().settle(sessionId(ctx.params.id!));
   });

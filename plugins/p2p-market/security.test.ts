@@ -123,3 +123,103 @@ describe('p2p-market: minting is the payment provider’s, and a payment referen
     }
   });
 });
+
+/** A market host with funded prosumers and open sessions, for the order and clearing defects. */
+async function marketHost(prosumers: string[]): Promise<{ host: TestHost; api: Api; L: Ledger; db: Storage; wallets: Record<string, Address>; sessions: number[] }> {
+  const host = await startTestHost({ plugins: ['p2p-market'], config: { 'p2p-market': { jobEvery: '', paymentProviderTokens: [PAY], sessionsAhead: 3 } } });
+  const api = apiOf(host);
+  const L = host.resolve(LedgerToken);
+  const wallets: Record<string, Address> = {};
+  for (const id of prosumers) {
+    const r = await api('POST', '/prosumers', { id, meterId: `m-${id}` });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    wallets[id] = r.body.wallet;
+    assert.equal((await api('POST', `/prosumers/${id}/tokens/buy`, { amount: 50_000, reference: `pay-${id}` }, { 'x-payment-provider-token': PAY })).status, 200);
+  }
+  const opened = await api('POST', '/sessions/open');
+  assert.equal(opened.status, 200, JSON.stringify(opened.body));
+  return { host, api, L, db: host.resolve(StorageToken), wallets, sessions: (opened.body.opened as number[]).sort((a, b) => a - b) };
+}
+
+const order = (prosumer: string, side: 'bid' | 'offer', qtyWh = 1000, limitPrice = side === 'bid' ? 300 : 100) => ({ prosumer, side, qtyWh, limitPrice });
+
+/** The clearing the service would post for a session's book (any node can recompute it). */
+async function expectedClearing(api: Api, sid: number) {
+  const { uniformPrice } = await import('./clearing.js');
+  const { clearingResultHash } = await import('../../contracts/hashes.js');
+  const v = (await api('GET', `/sessions/${sid}`)).body;
+  const r = uniformPrice.clear(v.book.map((o: any) => ({ id: o.id, owner: o.prosumer, side: o.side, qtyWh: o.qtyWh, limit: o.limitPrice, seq: o.id })));
+  const price = r.price ?? 0;
+  return { price, trades: r.trades, resultHash: clearingResultHash(price, r.trades) };
+}
+
+describe('p2p-market: one side per session, atomically, and a clearing that fails can be retried or cancelled (issue 25.3)', function () {
+  this.timeout(180_000);
+  const racers = Array.from({ length: 20 }, (_, i) => `r${i}`);
+  let m: Awaited<ReturnType<typeof marketHost>>;
+  before(async () => {
+    m = await marketHost([...racers, 'buyer', 'seller']);
+  });
+  after(async () => m?.host.close());
+
+  it('a prosumer’s concurrent bid and offer in one session: exactly one is accepted, on chain too', async () => {
+    const [s1] = m.sessions;
+    const rs = await Promise.all(racers.flatMap((id) => [order(id, 'bid'), order(id, 'offer')].map((o) => m.api('POST', `/sessions/${s1}/orders`, { orders: [o] }))));
+    for (let i = 0; i < racers.length; i++) {
+      const pair = [rs[2 * i]!, rs[2 * i + 1]!];
+      assert.deepEqual(pair.map((r) => r.status).sort(), [201, 409], `${racers[i]}: ${JSON.stringify(pair.map((r) => r.body))}`);
+      assert.equal(pair.find((r) => r.status === 409)!.body.code, 'GF_MARKET_BOTH_SIDES');
+      const side = await m.L.call<{ side: bigint; live: bigint }>('MarketSession', 'sideOf', [s1, m.wallets[racers[i]!]]);
+      assert.equal(side.live, 1n, 'one live order on chain');
+    }
+    const book = (await m.api('GET', `/sessions/${s1}`)).body.book as { prosumer: string; side: string }[];
+    for (const id of racers) assert.equal(new Set(book.filter((o) => o.prosumer === id).map((o) => o.side)).size, 1);
+    // Withdrawing its only order frees the prosumer to take the other side.
+    const mine = (await m.api('GET', '/prosumers/r0')).body.orders[0];
+    assert.equal((await m.api('DELETE', `/sessions/${s1}/orders/${mine.id}?prosumer=r0`)).status, 204);
+    assert.equal((await m.api('POST', `/sessions/${s1}/orders`, { orders: [order('r0', mine.side === 'bid' ? 'offer' : 'bid')] })).status, 201);
+  });
+
+  it('a clearing interrupted after it was posted (crash, timeout) is resumed, not stuck in WrongState', async () => {
+    const [s1] = m.sessions;
+    const v = (await m.api('GET', `/sessions/${s1}`)).body;
+    await m.L.advanceTime(Math.ceil(Date.parse(v.gateClosure) / 1000) - (await m.L.chainTime()) + 1);
+    // What a crash right after postClearing leaves: the chain in Clearing with no trades, the database open.
+    const c = await expectedClearing(m.api, s1!);
+    assert.ok(c.trades.length > 0);
+    const chain = await m.L.call<{ bookHash: string }>('MarketSession', 'session', [s1]);
+    await m.L.send('MarketSession', 'postClearing', [s1, c.price, chain.bookHash, c.resultHash, c.trades.length]);
+    const r = await m.api('POST', `/sessions/${s1}/clear`);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal((await m.L.call<{ state: bigint }>('MarketSession', 'session', [s1])).state, 3n, 'Cleared on chain');
+    assert.equal((await m.api('GET', `/sessions/${s1}`)).body.state, 'cleared');
+  });
+
+  it('a clearing that cannot complete fails with a stable code, stays retryable, and cancelling refunds every escrow', async () => {
+    const s2 = m.sessions[1]!;
+    const before = { buyer: await m.L.call<bigint>('EnergyToken', 'balanceOf', [m.wallets.buyer]), seller: await m.L.call<bigint>('EnergyToken', 'balanceOf', [m.wallets.seller]) };
+    const held0 = await m.L.call<bigint>('MarketSession', 'held', []);
+    assert.equal((await m.api('POST', `/sessions/${s2}/orders`, { orders: [order('buyer', 'bid', 4000, 400), order('seller', 'offer', 3000, 50)] })).status, 201);
+    assert.ok((await m.L.call<bigint>('MarketSession', 'held', [])) > held0, 'escrow and collateral locked');
+    const v = (await m.api('GET', `/sessions/${s2}`)).body;
+    await m.L.advanceTime(Math.ceil(Date.parse(v.gateClosure) / 1000) - (await m.L.chainTime()) + 1);
+    // A clearing posted that its trades cannot complete (as the self-trade on main did: InvalidTrade).
+    const chain = await m.L.call<{ bookHash: string }>('MarketSession', 'session', [s2]);
+    await m.L.send('MarketSession', 'postClearing', [s2, 100, chain.bookHash, `0x${'ab'.repeat(32)}`, 1]);
+    for (let i = 0; i < 2; i++) {
+      const r = await m.api('POST', `/sessions/${s2}/clear`);
+      assert.deepEqual([r.status, r.body.code], [409, 'GF_MARKET_CLEARING_FAILED'], JSON.stringify(r.body));
+    }
+    const cancel = await m.api('POST', `/sessions/${s2}/cancel`);
+    assert.equal(cancel.status, 200, JSON.stringify(cancel.body));
+    assert.equal((await m.L.call<{ state: bigint }>('MarketSession', 'session', [s2])).state, 6n, 'Voided on chain');
+    assert.equal((await m.api('GET', `/sessions/${s2}`)).body.state, 'voided');
+    assert.equal(await m.L.call('EnergyToken', 'balanceOf', [m.wallets.buyer]), before.buyer, 'the buyer’s escrow is back');
+    assert.equal(await m.L.call('EnergyToken', 'balanceOf', [m.wallets.seller]), before.seller, 'the seller’s collateral is back');
+    assert.equal(await m.L.call('MarketSession', 'held', []), held0);
+    // Idempotent, and a cancelled session takes no orders and no clearing.
+    assert.equal((await m.api('POST', `/sessions/${s2}/cancel`)).status, 200);
+    assert.equal((await m.api('POST', `/sessions/${s2}/clear`)).body.code, 'GF_MARKET_WRONG_STATE');
+    assert.equal((await m.api('POST', `/sessions/${m.sessions[0]}/cancel`)).body.code, 'GF_MARKET_WRONG_STATE', 'a cleared session is disputed, not cancelled');
+  });
+});

@@ -12,7 +12,7 @@ import {
   venResourceRequestSchema,
   venVenRequestSchema,
 } from '../../standards/openadr3/schemas.js';
-import { eventEndMs } from '../../standards/openadr3/time.js';
+import { eventEndMs, normalizeNowStarts } from '../../standards/openadr3/time.js';
 import type { ObjectType, Scope } from '../../standards/openadr3/types.js';
 import type { ClientRegistry, Principal, TokenService } from './auth.js';
 import { Oa3Errors } from './errors.js';
@@ -46,8 +46,10 @@ declare module 'koa' {
 }
 
 /** Validates `body` against a schema and returns the known top-level properties only. */
-function parseBody(schema: JsonSchema & { properties: Record<string, unknown> }, body: unknown, what: string): Record<string, unknown> {
-  if (body === undefined) throw new GfError(Oa3Errors.GF_OA3_BAD_REQUEST, `${what}: a JSON body is required`);
+function parseBody(schema: JsonSchema & { properties: Record<string, unknown> }, raw: unknown, what: string): Record<string, unknown> {
+  if (raw === undefined) throw new GfError(Oa3Errors.GF_OA3_BAD_REQUEST, `${what}: a JSON body is required`);
+  // The User Guide writes the "now" start as 0001-01-01 (not RFC 3339); it is stored as 0001-01-01T00:00:00Z.
+  const body = normalizeNowStarts(raw);
   const validate = compileSchema(schema);
   if (!validate(body)) {
     const errors = (validate.errors ?? []).map((e) => `${e.instancePath || '(body)'} ${e.message ?? 'is invalid'}`);

@@ -292,6 +292,21 @@ describe('OpenADR 3.1 VTN', function () {
       assert.equal((await ok(call('bl-1', 'GET', '/events', { query: `programID=${prog}&active=false` }))).length, 3);
     });
 
+    it('counts calendar durations on the calendar and the 0001-01-01 start literally (do it now, cancelled)', async () => {
+      const prog = (await ok(call('bl-1', 'POST', '/programs', { body: { programName: 'calendar' } }), 201)).id;
+      const mk = (eventName: string, intervalPeriod: Record<string, string>) => ok(call('bl-1', 'POST', '/events', { body: { programID: prog, eventName, intervalPeriod, intervals: [{ id: 0, payloads: [{ type: 'SIMPLE', values: [1] }] }] } }), 201);
+      await mk('year-2000', { start: '2000-01-01T00:00:00Z', duration: 'P1Y' });
+      await mk('century', { start: '2000-01-01T00:00:00Z', duration: 'P100Y' });
+      await mk('do-it-now', { start: '0001-01-01T00:00:00Z', duration: 'P9999Y' });
+      await mk('cancelled', { start: '0001-01-01T00:00:00Z', duration: 'PT0S' });
+      // The User Guide's own forms of the sentinel (not RFC 3339) are taken and stored as RFC 3339.
+      const ug = await mk('ug-form', { start: '0001-01-01', duration: 'P9999Y' });
+      assert.equal(ug.intervalPeriod.start, '0001-01-01T00:00:00Z');
+      await mk('ug-form-local', { start: '0001-01-01T00:00:00', duration: 'PT0S' });
+      const active = await ok(call('bl-1', 'GET', '/events', { query: `programID=${prog}&active=true` }));
+      assert.deepEqual(active.map((e: any) => e.eventName), ['century', 'do-it-now', 'ug-form']);
+    });
+
     it('updates and deletes, refusing to orphan events', async () => {
       const upd = await ok(call('bl-1', 'PUT', '/programs/{programID}', { ids: { programID: ids.p0 }, body: { programName: 'tariff-2026', id: 'ignored', objectType: 'EVENT' } }));
       assert.equal(upd.id, ids.p0, 'metadata in a request is ignored');

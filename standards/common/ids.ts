@@ -55,6 +55,34 @@ export function durationToMs(value: string): number | undefined {
   return p.negative ? -ms : ms;
 }
 
+/**
+ * `startMs` plus an ISO 8601 duration, on the UTC calendar: years and months move the date (a day past
+ * the new month's end clamps to it, 31 January + P1M = 29 February in a leap year), then weeks, days
+ * (24 h) and the time part are added. Undefined for what is not a duration, or for fractional years or
+ * months, which have no calendar meaning.
+ */
+export function addIsoDuration(startMs: number, value: string): number | undefined {
+  const p = parseIsoDuration(value)?.parts;
+  if (!p || !Number.isInteger(p.years) || !Number.isInteger(p.months) || !Number.isFinite(startMs)) return undefined;
+  const sign = p.negative ? -1 : 1;
+  let t = startMs;
+  if (p.years !== 0 || p.months !== 0) {
+    const d = new Date(startMs);
+    const months = d.getUTCFullYear() * 12 + d.getUTCMonth() + sign * (p.years * 12 + p.months);
+    const year = Math.floor(months / 12);
+    const month = months - year * 12;
+    const lastDay = new Date(0);
+    lastDay.setUTCFullYear(year, month + 1, 0);
+    const out = new Date(startMs);
+    // setUTCFullYear, not Date.UTC: Date.UTC reads years 0..99 as 1900..1999.
+    out.setUTCFullYear(year, month, Math.min(d.getUTCDate(), lastDay.getUTCDate()));
+    t = out.getTime();
+  }
+  const fixed = ((((p.weeks * 7 + p.days) * 24 + p.hours) * 60 + p.minutes) * 60 + p.seconds) * 1000;
+  t += sign * fixed;
+  return Number.isFinite(t) ? t : undefined;
+}
+
 /** The inverse of `durationToMs` for whole seconds: `PT1H30M`, `PT45S`, `PT0S` (rounded to the second). */
 export function msToDuration(ms: number): IsoDuration {
   const s = Math.max(0, Math.round(ms / 1000));

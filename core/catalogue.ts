@@ -87,7 +87,7 @@ export async function resolvePlugins(config: GridflexConfig, extra: readonly Plu
  * Under tsx the kernel runs from `.ts` files; importing the `.js` URL of a source file would load a
  * second copy of every module it imports (two `core`s). Point at the file that exists instead.
  */
-function sameFileAsSources(href: string): string {
+export function sameFileAsSources(href: string): string {
   const file = fileURLToPath(href);
   if (!existsSync(file) && file.endsWith('.js') && existsSync(`${file.slice(0, -3)}.ts`)) return `${href.slice(0, -3)}.ts`;
   return href;

@@ -41,4 +41,34 @@ describe('architecture', () => {
     }
     assert.deepEqual(broken, []);
   });
+
+  it('conformance/ is a black box: standards/ and the npm packages the install brings, never core/, adapters/ or plugins/', () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const broken: string[] = [];
+    for (const file of tsFiles(path.join(ROOT, 'conformance'))) {
+      // Its tests start our own servers to run the suites against; the runner itself may not.
+      if (file.endsWith('.test.ts')) continue;
+      const rel = path.relative(ROOT, file);
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)) {
+        const spec = m[1]!;
+        if (spec.startsWith('.')) continue; // relative: the first test holds them to conformance/ and standards/
+        const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
+        if (!spec.startsWith('node:') && !(name in pkg.dependencies)) broken.push(`${rel} imports '${spec}', not a runtime dependency`);
+      }
+      // No way round the rule by computed paths (new URL('../core/…'), import(variable)).
+      for (const m of text.matchAll(/['`](?:\.\.\/)+(core|adapters|plugins)\//g)) broken.push(`${rel} names ${m[1]}/ in a string`);
+      if (/\bimport\(\s*[^'\s)]/.test(text)) broken.push(`${rel} imports a computed module path`);
+    }
+    assert.deepEqual(broken, []);
+  });
+
+  it('the kernel reaches conformance/ only through the CLI, by module path', () => {
+    const users: string[] = [];
+    for (const file of tsFiles(path.join(ROOT, 'core'))) {
+      if (/\.test\.ts$/.test(file)) continue;
+      if (/['`](?:\.\.\/)+conformance\//.test(readFileSync(file, 'utf8'))) users.push(path.relative(ROOT, file));
+    }
+    assert.deepEqual(users, [path.join('core', 'cli', 'main.ts')]);
+  });
 });

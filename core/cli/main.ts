@@ -2,7 +2,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { pino } from 'pino';
 import { createRootContainer } from '../di.js';
 import { createLogger } from '../log.js';
-import { resolvePlugins } from '../catalogue.js';
+import { resolvePlugins, sameFileAsSources } from '../catalogue.js';
 import { loadConfig, loadConfigOrThrow, type GridflexConfig } from '../config/config.js';
 import { GfError, KernelErrors, isGfError } from '../errors.js';
 import { PluginHost } from '../plugin/host.js';
@@ -29,6 +29,7 @@ Commands:
   config check     validate a config file and print every error
   ven              run an OpenADR 3.1 VEN against a VTN
   ven2b            run an OpenADR 2.0b VEN against a VTN
+  conformance      run a conformance suite against any VTN (gridflex conformance --help)
 
 Options: --help on any command, --version`,
   serve: `Usage: gridflex serve [--port N] [--host ADDR] [--config FILE] [--data DIR]
@@ -97,6 +98,8 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
         return await venCommand(rest, io);
       case 'ven2b':
         return await ven2bCommand(rest, io);
+      case 'conformance':
+        return await conformanceCommand(rest, io);
       default:
         return await pluginCommand(command, rest, io);
     }
@@ -321,6 +324,18 @@ async function venCommand(args: string[], io: CliIo): Promise<number> {
   await ven.start();
   io.err(`gridflex ven: ${values['ven-name']} (${ven.venId}) following events by ${ven.mode}; targets ${ven.targets.join(', ') || '(none)'}`);
   return untilSignal(ven);
+}
+
+/**
+ * The conformance runner (conformance/) is black-box code that imports nothing of the kernel; the CLI
+ * names it by module path and loads it on demand, as the catalogue loads plugins, so the kernel does
+ * not depend on it either.
+ */
+const CONFORMANCE_MODULE = '../../conformance/cli.js';
+
+async function conformanceCommand(args: string[], io: CliIo): Promise<number> {
+  const mod = (await import(sameFileAsSources(new URL(CONFORMANCE_MODULE, import.meta.url).href))) as { conformanceMain(args: string[], io: CliIo): Promise<number> };
+  return mod.conformanceMain(args, io);
 }
 
 async function ven2bCommand(args: string[], io: CliIo): Promise<number> {

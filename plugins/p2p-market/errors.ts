@@ -13,6 +13,7 @@ export const MarketErrors = defineErrors({
   GF_MARKET_BOTH_SIDES: { status: 409, title: 'Bids and offers from one prosumer in one session' },
   GF_MARKET_WRONG_STATE: { status: 409, title: 'Session not in the state this needs' },
   GF_MARKET_CLEARING_FAILED: { status: 409, title: 'Clearing could not complete' },
+  GF_MARKET_BOOK_MISMATCH: { status: 409, title: 'Order book differs from the chain' },
   GF_MARKET_UNAUTHORIZED: { status: 401, title: 'Minting needs a payment-provider credential' },
   GF_MARKET_REFERENCE_REUSED: { status: 409, title: 'Payment reference already used for another request' },
 });

@@ -51,6 +51,10 @@ export const p2pMarketPlugin = definePlugin({
       log: ctx.log,
       ...(publisher ? { publishPrice: (x: { id: number; slotStart: number; slotEnd: number; price: number }) => publisher!.publish(x) } : {}),
     });
+    // Orders, cancellations and sessions the chain holds but a crash kept from the database are adopted before
+    // the first request is served.
+    const reconciled = await service.reconcile({ sides: true });
+    if (reconciled.adopted || reconciled.cancelled) ctx.log.warn(reconciled, 'market reconciled with the chain at start');
     ctx.mount('/api/market', marketRouter(() => service, cfg.paymentProviderTokens));
     scheduler.define('p2p-market.tick', async (job) => {
       await service.ensureSessions();

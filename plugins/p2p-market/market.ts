@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GfError, isGfError, type Address, type Ledger, type Logger, type Storage } from '../../core/index.js';
-import { clearingResultHash } from '../../contracts/hashes.js';
+import { clearingResultHash, nextBookHash, ZERO_HASH } from '../../contracts/hashes.js';
 import type { Forecaster } from '../forecasting/api.js';
 import { curves, type ClearingAlgorithm, type Order } from './clearing.js';
 import { MarketErrors } from './errors.js';
@@ -64,6 +64,8 @@ export interface TokenAnswer {
   amount: string;
   balance: string;
 }
+
+const isTrue = (v: unknown) => v === true || v === 'true';
 
 /** MarketSession's states, as the contract numbers them. */
 enum ChainState {
@@ -383,13 +385,17 @@ export class MarketService {
       await this.releaseSides(sessionId, claims);
       throw chainRefusal(e, sessionId);
     }
-    const ids = receipt.events.filter((e) => e.event === 'OrderSubmitted').map((e) => Number(e.args.orderId));
-    const out = prepared.map(({ p, o }, i) => ({ id: ids[i]!, prosumer: p.id, side: o.side, qtyWh: o.qtyWh, limitPrice: o.limitPrice, green: o.side === 'offer' && p.rules.green }));
+    const submitted = receipt.events.filter((e) => e.event === 'OrderSubmitted');
+    const out = prepared.map(({ p, o }, i) => ({ id: Number(submitted[i]!.args.orderId), prosumer: p.id, side: o.side, qtyWh: o.qtyWh, limitPrice: o.limitPrice, green: o.side === 'offer' && p.rules.green }));
     await this.db.transaction(async (tx) => {
-      for (const r of out) {
-        await tx.query('INSERT INTO mkt_orders (id, session_id, prosumer, side, qty_wh, limit_price, green, automatic) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING', [
-          r.id, sessionId, r.prosumer, r.side, r.qtyWh, r.limitPrice, r.green, automatic,
-        ]);
+      for (const [i, r] of out.entries()) {
+        // The order's place in the chain's history (block, log index) lets the clearing rebuild the book hash.
+        // The reconciliation may have adopted it from the chain's events first: then only what it lacked is added.
+        await tx.query(
+          `INSERT INTO mkt_orders (id, session_id, prosumer, side, qty_wh, limit_price, green, automatic, submit_block, submit_log) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+           ON CONFLICT (id) DO UPDATE SET automatic = EXCLUDED.automatic, submit_block = EXCLUDED.submit_block, submit_log = EXCLUDED.submit_log`,
+          [r.id, sessionId, r.prosumer, r.side, r.qtyWh, r.limitPrice, r.green, automatic, submitted[i]!.blockNumber, submitted[i]!.logIndex],
+        );
       }
     });
     return out;
@@ -528,20 +534,119 @@ export class MarketService {
     if (o.cancelled) return;
     const s = await this.session(Number(o.session_id));
     if ((await this.ledger.chainTime()) >= Number(s.gate_closure)) throw new GfError(MarketErrors.GF_MARKET_GATE_CLOSED, `the gate of session ${s.id} has closed`, { data: { session: Number(s.id) } });
+    let receipt: Awaited<ReturnType<Ledger['send']>>;
     try {
-      await this.ledger.send('MarketSession', 'cancelOrder', [orderId]);
+      receipt = await this.ledger.send('MarketSession', 'cancelOrder', [orderId]);
     } catch (e) {
       throw chainRefusal(e, Number(s.id));
     }
-    await this.markCancelled(orderId);
+    const e = receipt.events.find((x) => x.event === 'OrderCancelled')!;
+    await this.markCancelled(orderId, e.blockNumber, e.logIndex);
   }
 
-  /** Records a cancellation and gives one live order back to the prosumer's side (once, however often called). */
-  private async markCancelled(orderId: number): Promise<void> {
+  /** Records a cancellation (and its place in the chain's history) and gives the prosumer's side one live order back, once. */
+  private async markCancelled(orderId: number, block: number, log: number): Promise<void> {
     await this.db.transaction(async (tx) => {
-      const { rows } = await tx.query<{ session_id: string; prosumer: string }>('UPDATE mkt_orders SET cancelled = true WHERE id = $1 AND NOT cancelled RETURNING session_id, prosumer', [orderId]);
+      const { rows } = await tx.query<{ session_id: string; prosumer: string }>(
+        'UPDATE mkt_orders SET cancelled = true, cancel_block = $2, cancel_log = $3 WHERE id = $1 AND NOT cancelled RETURNING session_id, prosumer',
+        [orderId, block, log],
+      );
       if (rows[0]) await tx.query('UPDATE mkt_session_sides SET live = GREATEST(live - 1, 0) WHERE session_id = $1 AND prosumer = $2', [rows[0].session_id, rows[0].prosumer]);
     });
+  }
+
+  // ------------------------------------------------------------ reconciliation with the chain
+
+  /**
+   * Brings the market's tables up to the chain: every MarketSession event since the last run (a watermark in
+   * `mkt_meta`) is applied idempotently: sessions opened, orders submitted (an order on chain that the
+   * database lacks, because the process died between the transaction and the insert, is adopted with its
+   * escrow), cancellations, cancelled sessions. Run at start, and before a clearing. With `sides`, the side
+   * claims of open sessions are counted again from the orders (at start, when no request is in flight).
+   */
+  async reconcile(opts: { sides?: boolean } = {}): Promise<{ adopted: number; cancelled: number }> {
+    return this.#serialised('reconcile', async () => {
+      const meta = await this.db.query<{ value: string }>("SELECT value FROM mkt_meta WHERE key = 'reconciled_event_id'");
+      let after = Number(meta.rows[0]?.value ?? 0);
+      const { rows: prosumers } = await this.db.query<{ id: string; wallet: string }>('SELECT id, wallet FROM mkt_prosumers');
+      const byWallet = new Map(prosumers.map((p) => [p.wallet.toLowerCase(), p.id]));
+      let adopted = 0;
+      let cancelled = 0;
+      for (;;) {
+        const events = await this.ledger.events({ contract: 'MarketSession', afterId: after, limit: 2000 });
+        if (events.length === 0) break;
+        await this.db.transaction(async (tx) => {
+          for (const e of events) {
+            const a = e.args as Record<string, string | boolean>;
+            if (e.event === 'SessionOpened') {
+              await tx.query("INSERT INTO mkt_sessions (id, slot_start, slot_end, gate_closure, state) VALUES ($1, $2, $3, $4, 'open') ON CONFLICT (id) DO NOTHING", [
+                a.sessionId, a.deliveryStart, a.deliveryEnd, a.gateClosure,
+              ]);
+            } else if (e.event === 'OrderSubmitted') {
+              const prosumer = byWallet.get(String(a.owner).toLowerCase());
+              if (!prosumer) {
+                // Not one of ours (a wallet registered elsewhere): the book hash check will refuse the clearing.
+                this.d.log.warn({ order: a.orderId, owner: a.owner, session: a.sessionId }, 'an order on chain from a wallet the market does not know');
+                continue;
+              }
+              const r = await tx.query(
+                `INSERT INTO mkt_orders (id, session_id, prosumer, side, qty_wh, limit_price, green, automatic, submit_block, submit_log)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, false, $8, $9)
+                 ON CONFLICT (id) DO UPDATE SET submit_block = EXCLUDED.submit_block, submit_log = EXCLUDED.submit_log
+                 RETURNING (xmax = 0) AS inserted`,
+                [a.orderId, a.sessionId, prosumer, isTrue(a.isBid) ? 'bid' : 'offer', a.qtyWh, a.limitPrice, isTrue(a.green), e.blockNumber, e.logIndex],
+              );
+              if ((r.rows[0] as { inserted: boolean }).inserted) {
+                adopted++;
+                this.d.log.warn({ order: Number(a.orderId), prosumer, session: Number(a.sessionId) }, 'adopted an order the chain holds but the database lacked');
+              }
+            } else if (e.event === 'OrderCancelled') {
+              const r = await tx.query('UPDATE mkt_orders SET cancelled = true, cancel_block = $2, cancel_log = $3 WHERE id = $1 AND (NOT cancelled OR cancel_block IS NULL)', [a.orderId, e.blockNumber, e.logIndex]);
+              cancelled += r.rowCount;
+            } else if (e.event === 'SessionCancelled') {
+              await tx.query("UPDATE mkt_sessions SET state = 'voided' WHERE id = $1 AND state = 'open'", [a.sessionId]);
+            }
+          }
+          after = events.at(-1)!.id;
+          await tx.query("INSERT INTO mkt_meta (key, value) VALUES ('reconciled_event_id', $1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", [String(after)]);
+        });
+      }
+      if (opts.sides) {
+        await this.db.transaction(async (tx) => {
+          await tx.query("DELETE FROM mkt_session_sides WHERE session_id IN (SELECT id FROM mkt_sessions WHERE state = 'open')");
+          await tx.query(
+            `INSERT INTO mkt_session_sides (session_id, prosumer, side, live)
+             SELECT o.session_id, o.prosumer, min(o.side), count(*) FROM mkt_orders o JOIN mkt_sessions s ON s.id = o.session_id
+             WHERE s.state = 'open' AND NOT o.cancelled GROUP BY o.session_id, o.prosumer`,
+          );
+        });
+      }
+      return { adopted, cancelled };
+    });
+  }
+
+  /**
+   * The order-book hash of a session as the database knows its history: every submission and cancellation in
+   * chain order (block, log index), chained as the contract chains them. Posting it proves that the book the
+   * clearing used is the book on chain; undefined when an order's place in the history is unknown.
+   */
+  async bookHash(sessionId: number): Promise<string | undefined> {
+    const { rows } = await this.db.query<{ id: string; wallet: string; side: string; green: boolean; qty_wh: string; limit_price: string; cancelled: boolean; submit_block: string | null; submit_log: number | null; cancel_block: string | null; cancel_log: number | null }>(
+      `SELECT o.id, p.wallet, o.side, o.green, o.qty_wh, o.limit_price, o.cancelled, o.submit_block, o.submit_log, o.cancel_block, o.cancel_log
+       FROM mkt_orders o JOIN mkt_prosumers p ON p.id = o.prosumer WHERE o.session_id = $1`,
+      [sessionId],
+    );
+    const steps: { block: number; log: number; step: Parameters<typeof nextBookHash>[1] }[] = [];
+    for (const r of rows) {
+      if (r.submit_block === null || r.submit_log === null) return undefined;
+      steps.push({ block: Number(r.submit_block), log: r.submit_log, step: { orderId: Number(r.id), owner: r.wallet, isBid: r.side === 'bid', green: r.green, qtyWh: BigInt(r.qty_wh), limitPrice: BigInt(r.limit_price) } });
+      if (r.cancelled) {
+        if (r.cancel_block === null || r.cancel_log === null) return undefined;
+        steps.push({ block: Number(r.cancel_block), log: r.cancel_log, step: { cancel: Number(r.id) } });
+      }
+    }
+    steps.sort((a, b) => a.block - b.block || a.log - b.log);
+    return steps.reduce((h, x) => nextBookHash(h, x.step), ZERO_HASH);
   }
 
   // ------------------------------------------------------------ clearing (LL-UC03)
@@ -572,6 +677,8 @@ export class MarketService {
       const s = await this.session(sessionId);
       if (s.state !== 'open') throw new GfError(MarketErrors.GF_MARKET_WRONG_STATE, `session ${sessionId} is already ${s.state}`, { data: { session: sessionId } });
       if ((await this.ledger.chainTime()) < Number(s.gate_closure)) throw new GfError(MarketErrors.GF_MARKET_WRONG_STATE, `the gate of session ${sessionId} is still open`, { data: { session: sessionId } });
+      // Orders the chain holds but the database lost (a crash between the two) join the book first.
+      await this.reconcile();
       const algo = this.algorithm();
       const book = await this.book(sessionId);
       const result = algo.clear(book);
@@ -579,9 +686,16 @@ export class MarketService {
       const trades = result.trades.map((t) => ({ bidId: t.bidId, offerId: t.offerId, qtyWh: t.qtyWh, price: t.price }));
       const resultHash = clearingResultHash(price, trades);
       let chain = await this.chainSession(sessionId);
-      const bookHash = chain.bookHash;
+      // The hash of the book this clearing used, from the database's own history; the contract compares it with
+      // the hash it chained itself, so a book that is not the chain's is refused before anything is posted.
+      const bookHash = await this.bookHash(sessionId);
       try {
         if (chain.state === ChainState.Open) {
+          if (bookHash !== chain.bookHash) {
+            throw new GfError(MarketErrors.GF_MARKET_BOOK_MISMATCH, `the order book of session ${sessionId} in the database is not the book on chain; nothing was posted`, {
+              data: { session: sessionId, chain: chain.bookHash, database: bookHash ?? null },
+            });
+          }
           await this.ledger.send('MarketSession', 'postClearing', [sessionId, price, bookHash, resultHash, trades.length]);
           chain = await this.chainSession(sessionId);
         } else if (chain.state === ChainState.Voided) {
@@ -599,6 +713,9 @@ export class MarketService {
       } catch (e) {
         if (isGfError(e) && e.code === 'GF_LEDGER_REVERTED') {
           const d = e.data as { revert?: string; args?: unknown };
+          if (d.revert === 'BookMismatch') {
+            throw new GfError(MarketErrors.GF_MARKET_BOOK_MISMATCH, `the contract refused the clearing of session ${sessionId}: its book is not the book on chain`, { cause: e, data: { session: sessionId, args: d.args } });
+          }
           throw new GfError(MarketErrors.GF_MARKET_CLEARING_FAILED, `clearing session ${sessionId} failed on chain (${d.revert}); retry, or cancel the session to refund every escrow`, {
             cause: e,
             data: { session: sessionId, revert: d.revert, args: d.args },

@@ -85,4 +85,12 @@ export const marketMigrations: Migration[] = [
       ALTER TABLE mkt_sessions ADD CONSTRAINT mkt_sessions_state_check CHECK (state IN ('open', 'cleared', 'settled', 'voided'));
     `,
   },
+  {
+    version: 4,
+    name: "orders' places in the chain's history; the reconciliation watermark",
+    up: `
+      ALTER TABLE mkt_orders ADD COLUMN submit_block bigint, ADD COLUMN submit_log integer, ADD COLUMN cancel_block bigint, ADD COLUMN cancel_log integer;
+      CREATE TABLE mkt_meta (key text PRIMARY KEY, value text NOT NULL);
+    `,
+  },
 ];

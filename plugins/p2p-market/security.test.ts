@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { LedgerToken, StorageToken, type Address, type Ledger, type Storage } from '../../core/index.js';
 import { startTestHost, type TestHost } from '../../core/testing/host.js';
 
@@ -125,8 +128,10 @@ describe('p2p-market: minting is the payment provider’s, and a payment referen
 });
 
 /** A market host with funded prosumers and open sessions, for the order and clearing defects. */
-async function marketHost(prosumers: string[]): Promise<{ host: TestHost; api: Api; L: Ledger; db: Storage; wallets: Record<string, Address>; sessions: number[] }> {
-  const host = await startTestHost({ plugins: ['p2p-market'], config: { 'p2p-market': { jobEvery: '', paymentProviderTokens: [PAY], sessionsAhead: 3 } } });
+const MARKET_CONFIG = { jobEvery: '', paymentProviderTokens: [PAY], sessionsAhead: 3 };
+
+async function marketHost(prosumers: string[], dataDir?: string): Promise<{ host: TestHost; api: Api; L: Ledger; db: Storage; wallets: Record<string, Address>; sessions: number[] }> {
+  const host = await startTestHost({ plugins: ['p2p-market'], config: { 'p2p-market': MARKET_CONFIG }, ...(dataDir ? { dataDir } : {}) });
   const api = apiOf(host);
   const L = host.resolve(LedgerToken);
   const wallets: Record<string, Address> = {};
@@ -221,5 +226,69 @@ describe('p2p-market: one side per session, atomically, and a clearing that fail
     assert.equal((await m.api('POST', `/sessions/${s2}/cancel`)).status, 200);
     assert.equal((await m.api('POST', `/sessions/${s2}/clear`)).body.code, 'GF_MARKET_WRONG_STATE');
     assert.equal((await m.api('POST', `/sessions/${m.sessions[0]}/cancel`)).body.code, 'GF_MARKET_WRONG_STATE', 'a cleared session is disputed, not cancelled');
+  });
+});
+
+describe('p2p-market: an order the chain holds is never lost to a crash, and a clearing proves its book (issue 25.4)', function () {
+  this.timeout(180_000);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'gf-market-orphans-'));
+  const dataDir = path.join(dir, 'data');
+  let m: Awaited<ReturnType<typeof marketHost>>;
+  const restart = async () => {
+    await m.host.close();
+    const host = await startTestHost({ plugins: ['p2p-market'], config: { 'p2p-market': MARKET_CONFIG }, dataDir });
+    m = { ...m, host, api: apiOf(host), L: host.resolve(LedgerToken), db: host.resolve(StorageToken) };
+  };
+  // Exactly the transaction the service sends for an API order, without the database insert that follows it.
+  const orphan = (sid: number, owner: Address, isBid: boolean, qtyWh: number, limitPrice: number) =>
+    m.L.send('MarketSession', 'submitOrdersFor', [sid, [{ owner, isBid, green: !isBid, qtyWh, limitPrice }]]);
+  const bookOf = async (sid: number) => (await m.api('GET', `/sessions/${sid}`)).body.book as { id: number; prosumer: string; side: string; qtyWh: number; limitPrice: number }[];
+
+  before(async () => {
+    m = await marketHost(['b', 's'], dataDir);
+  });
+  after(async () => {
+    await m?.host.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('an order sent to the chain whose database insert a crash prevented is adopted at restart, escrow and side included', async () => {
+    const s1 = m.sessions[0]!;
+    const r = await orphan(s1, m.wallets.b!, true, 2000, 400);
+    const id = Number(r.events.find((e) => e.event === 'OrderSubmitted')!.args.orderId);
+    assert.ok(!(await bookOf(s1)).some((o) => o.id === id), 'the database does not know it yet');
+    await restart();
+    assert.deepEqual((await bookOf(s1)).find((o) => o.id === id), { id, prosumer: 'b', side: 'bid', qtyWh: 2000, limitPrice: 400 });
+    const bs = (await m.api('GET', '/prosumers/b')).body.orders;
+    assert.ok(bs.some((o: any) => Number(o.id) === id), 'and the prosumer sees it');
+    const other = await m.api('POST', `/sessions/${s1}/orders`, { orders: [order('b', 'offer')] });
+    assert.equal(other.body.code, 'GF_MARKET_BOTH_SIDES', 'its side counts');
+  });
+
+  it('an orphan that appears while the server runs joins the book before the clearing', async () => {
+    const s1 = m.sessions[0]!;
+    const r = await orphan(s1, m.wallets.s!, false, 1500, 100);
+    const offer = Number(r.events.find((e) => e.event === 'OrderSubmitted')!.args.orderId);
+    const v = (await m.api('GET', `/sessions/${s1}`)).body;
+    await m.L.advanceTime(Math.ceil(Date.parse(v.gateClosure) / 1000) - (await m.L.chainTime()) + 1);
+    const c = await m.api('POST', `/sessions/${s1}/clear`);
+    assert.equal(c.status, 200, JSON.stringify(c.body));
+    const trades = (await m.api('GET', `/sessions/${s1}`)).body.trades as { offer_id: number; qty_wh: number }[];
+    assert.deepEqual(trades.map((t) => [t.offer_id, t.qty_wh]), [[offer, 1500]], 'the adopted offer is cleared against the adopted bid');
+    assert.equal((await m.L.call<{ state: bigint }>('MarketSession', 'session', [s1])).state, 3n);
+  });
+
+  it('a clearing whose book is not the chain’s is refused before anything is posted', async () => {
+    const s2 = m.sessions[1]!;
+    assert.equal((await m.api('POST', `/sessions/${s2}/orders`, { orders: [order('b', 'bid', 3000, 300), order('s', 'offer', 1000, 100)] })).status, 201);
+    // The database's book drifts from the chain's (an edit, a lost update): 1 Wh less on the offer.
+    await m.db.query("UPDATE mkt_orders SET qty_wh = qty_wh - 1 WHERE session_id = $1 AND prosumer = 's'", [s2]);
+    const v = (await m.api('GET', `/sessions/${s2}`)).body;
+    await m.L.advanceTime(Math.ceil(Date.parse(v.gateClosure) / 1000) - (await m.L.chainTime()) + 1);
+    const c = await m.api('POST', `/sessions/${s2}/clear`);
+    assert.deepEqual([c.status, c.body.code], [409, 'GF_MARKET_BOOK_MISMATCH'], JSON.stringify(c.body));
+    assert.equal((await m.L.call<{ state: bigint }>('MarketSession', 'session', [s2])).state, 1n, 'still Open on chain: nothing posted');
+    await m.db.query("UPDATE mkt_orders SET qty_wh = qty_wh + 1 WHERE session_id = $1 AND prosumer = 's'", [s2]);
+    assert.equal((await m.api('POST', `/sessions/${s2}/clear`)).status, 200, 'the same book as the chain clears');
   });
 });

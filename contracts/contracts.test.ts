@@ -508,8 +508,23 @@ describe('contracts on the embedded EVM', function () {
       const x = orderId(await send('MarketSession', 'submitOffer', [s3, 1000, tokens(0.1), false], sw));
       await reverts(send('MarketSession', 'submitBid', [s3, 500, tokens(0.2)], sw), 'BothSides');
       await send('MarketSession', 'cancelOrder', [x], sw);
-      await send('MarketSession', 'submitBid', [s3, 500, tokens(0.2)], sw);
+      const swBid = orderId(await send('MarketSession', 'submitBid', [s3, 500, tokens(0.2)], sw));
       assert.deepEqual(await call('MarketSession', 'sideOf', [s3, sw]), { side: 1n, live: 1n });
+      // amendOrder replaces in one step: a refused amendment leaves the original, a good one swaps escrow.
+      const held0 = await call<bigint>('MarketSession', 'held');
+      await reverts(send('MarketSession', 'amendOrder', [swBid, 500, tokens(2)], sw), 'PriceAboveCap');
+      await reverts(send('MarketSession', 'amendOrder', [swBid, 0, tokens(0.2)], sw), 'InvalidOrder', { field: 'qtyWh' });
+      await reverts(send('MarketSession', 'amendOrder', [swBid, 600, tokens(0.2)], pro2), 'NotAuthorised');
+      assert.equal((await call<{ cancelled: boolean }>('MarketSession', 'order', [swBid])).cancelled, false);
+      const h0 = (await call<{ bookHash: string }>('MarketSession', 'session', [s3])).bookHash;
+      const am = await send('MarketSession', 'amendOrder', [swBid, 1000, tokens(0.3)], sw);
+      const swBid2 = orderId(am);
+      assert.equal(ev(am, 'OrderCancelled')[0]!.args.orderId, String(swBid));
+      assert.equal(await call('MarketSession', 'held'), held0 - tokens(0.1) + tokens(0.3));
+      const h1 = nextBookHash(nextBookHash(h0, { cancel: Number(swBid) }), { orderId: Number(swBid2), owner: sw, isBid: true, green: false, qtyWh: 1000, limitPrice: tokens(0.3) });
+      assert.equal((await call<{ bookHash: string }>('MarketSession', 'session', [s3])).bookHash, h1);
+      assert.deepEqual(await call('MarketSession', 'sideOf', [s3, sw]), { side: 1n, live: 1n });
+      await reverts(send('MarketSession', 'amendOrder', [swBid, 10, 1], sw), 'InvalidOrder', { field: 'cancelled' });
       const session = await call<{ bookHash: string }>('MarketSession', 'session', [s3]);
       await L().advanceTime(650);
       // A clearing whose trades cannot be posted leaves the session in Clearing ...

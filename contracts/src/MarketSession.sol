@@ -252,6 +252,21 @@ contract MarketSession is AccessControl {
 
     /// Withdraw an order before gate closure; its escrow or collateral comes back at once.
     function cancelOrder(uint32 orderId) external {
+        _cancel(orderId);
+    }
+
+    /// Replace an order before gate closure in one step (owner or broker): the old one is withdrawn and a new one
+    /// with the same owner, side and green flag but this quantity and limit is submitted (it loses its place).
+    /// Either both happen or neither, so a refused amendment leaves the original in the book.
+    function amendOrder(uint32 orderId, uint64 qtyWh, uint128 limitPrice) external returns (uint32) {
+        Order storage o = _orders[orderId];
+        OrderInput memory next = OrderInput(o.owner, o.isBid, o.green, qtyWh, limitPrice);
+        uint64 sessionId = o.sessionId;
+        _cancel(orderId);
+        return _submit(sessionId, next);
+    }
+
+    function _cancel(uint32 orderId) private {
         Order storage o = _orders[orderId];
         if (o.owner == address(0)) revert UnknownOrder(orderId);
         if (msg.sender != o.owner && !isBroker[o.owner][msg.sender]) revert NotAuthorised(msg.sender, o.owner);

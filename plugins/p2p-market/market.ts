@@ -85,6 +85,7 @@ function chainRefusal(e: unknown, session: number): unknown {
   if (revert === 'BothSides') return new GfError(MarketErrors.GF_MARKET_BOTH_SIDES, `the contract refused: a prosumer already has orders of the other side in session ${session}`, { cause: e, data: { field: 'side', session } });
   if (revert === 'GateClosed') return new GfError(MarketErrors.GF_MARKET_GATE_CLOSED, `the gate of session ${session} has closed`, { cause: e, data: { session } });
   if (revert === 'ERC20InsufficientBalance') return new GfError(MarketErrors.GF_MARKET_INSUFFICIENT_TOKENS, `the contract refused: a wallet cannot escrow its bids (${(e.data as { args?: unknown }).args ? JSON.stringify((e.data as { args?: unknown }).args) : ''})`, { cause: e, data: { session } });
+  if (revert === 'InvalidOrder' && (e.data as { args?: { field?: string } })?.args?.field === 'cancelled') return new GfError(MarketErrors.GF_MARKET_WRONG_STATE, 'the order was withdrawn or amended already', { cause: e, data: { session } });
   if (revert === 'WrongState') return new GfError(MarketErrors.GF_MARKET_WRONG_STATE, `session ${session} no longer takes orders`, { cause: e, data: { session } });
   return e;
 }
@@ -337,39 +338,7 @@ export class MarketService {
 
   /** Validates and submits orders for one session, in one transaction (the platform as broker). */
   async submit(sessionId: number, inputs: readonly OrderInput[], automatic = false): Promise<{ id: number; prosumer: string; side: string; qtyWh: number; limitPrice: number; green: boolean }[]> {
-    const s = await this.session(sessionId);
-    if (s.state !== 'open') throw new GfError(MarketErrors.GF_MARKET_WRONG_STATE, `session ${sessionId} is ${s.state}`, { data: { session: sessionId } });
-    const now = await this.ledger.chainTime();
-    if (now >= Number(s.gate_closure)) throw new GfError(MarketErrors.GF_MARKET_GATE_CLOSED, `the gate of session ${sessionId} closed at ${new Date(Number(s.gate_closure) * 1000).toISOString()}`, { data: { session: sessionId } });
-    if (inputs.length === 0 || inputs.length > 500) throw bad('orders', 'give 1 to 500 orders');
-    const { rows: existing } = await this.db.query<{ prosumer: string; side: string }>('SELECT DISTINCT prosumer, side FROM mkt_orders WHERE session_id = $1 AND NOT cancelled', [sessionId]);
-    const sides = new Map(existing.map((r) => [r.prosumer, r.side]));
-    const escrow = new Map<string, bigint>();
-    const prepared: { p: Awaited<ReturnType<MarketService['prosumer']>>; o: OrderInput }[] = [];
-    for (const [i, o] of inputs.entries()) {
-      const at = `orders[${i}]`;
-      if (o.side !== 'bid' && o.side !== 'offer') throw bad(`${at}.side`, 'side must be bid or offer');
-      if (!Number.isSafeInteger(o.qtyWh) || o.qtyWh <= 0) throw bad(`${at}.qtyWh`, 'qtyWh must be a whole number of Wh above zero');
-      if (!Number.isSafeInteger(o.limitPrice) || o.limitPrice < 0) throw bad(`${at}.limitPrice`, 'limitPrice must be a whole number of token base units per kWh');
-      const p = await this.prosumer(o.prosumer);
-      if (o.qtyWh > p.rules.maxOrderWh) throw new GfError(MarketErrors.GF_MARKET_LIMIT, `${at}: ${o.qtyWh} Wh is above ${p.id}'s limit of ${p.rules.maxOrderWh} Wh`, { data: { field: `${at}.qtyWh` } });
-      if (o.limitPrice > this.d.settings.priceCap) throw new GfError(MarketErrors.GF_MARKET_LIMIT, `${at}: price ${o.limitPrice} is above the cap ${this.d.settings.priceCap}`, { data: { field: `${at}.limitPrice` } });
-      const side = sides.get(p.id);
-      if (side && side !== o.side) throw new GfError(MarketErrors.GF_MARKET_BOTH_SIDES, `${at}: ${p.id} already has ${side}s in session ${sessionId}`, { data: { field: `${at}.side` } });
-      sides.set(p.id, o.side);
-      if (o.side === 'bid') {
-        const need = (escrow.get(p.id) ?? 0n) + (BigInt(o.qtyWh) * BigInt(o.limitPrice)) / 1000n;
-        escrow.set(p.id, need);
-        const have = await this.ledger.call<bigint>('EnergyToken', 'balanceOf', [p.wallet]);
-        if (have < need) throw new GfError(MarketErrors.GF_MARKET_INSUFFICIENT_TOKENS, `${at}: ${p.id} holds ${have} token units, the bids need ${need} in escrow`, { data: { field: `${at}.qtyWh`, have: String(have), need: String(need) } });
-      } else if (!automatic) {
-        await this.checkOfferAgainstForecast(p, sessionId, o.qtyWh, at);
-      }
-      if (!p.custodial && !(await this.ledger.call<boolean>('MarketSession', 'isBroker', [p.wallet, this.ledger.operator]))) {
-        throw new GfError(MarketErrors.GF_MARKET_LIMIT, `${at}: ${p.id}'s wallet has not authorised the platform as its broker (MarketSession.setBroker)`, { data: { field: `${at}.prosumer` } });
-      }
-      prepared.push({ p, o });
-    }
+    const prepared = await this.prepare(sessionId, inputs, { automatic, prefix: 'orders' });
     const claims = new Map<string, { side: string; n: number; at: string }>();
     for (const [i, { p, o }] of prepared.entries()) claims.set(p.id, { side: o.side, n: (claims.get(p.id)?.n ?? 0) + 1, at: claims.get(p.id)?.at ?? `orders[${i}]` });
     await this.claimSides(sessionId, claims);
@@ -399,6 +368,90 @@ export class MarketService {
       }
     });
     return out;
+  }
+
+  /**
+   * Every check an order must pass before anything is sent: session open and before its gate, whole numbers,
+   * the prosumer's limit and the cap, one side per session, escrow covered (`credit`: escrow an amendment frees),
+   * offers within the forecast, and the platform authorised as broker. Fields are named `prefix[i].name`, or
+   * just `name` without a prefix (one order in the body).
+   */
+  private async prepare(sessionId: number, inputs: readonly OrderInput[], opts: { automatic?: boolean; prefix?: string; credit?: ReadonlyMap<string, bigint> } = {}): Promise<{ p: Awaited<ReturnType<MarketService['prosumer']>>; o: OrderInput }[]> {
+    const s = await this.session(sessionId);
+    if (s.state !== 'open') throw new GfError(MarketErrors.GF_MARKET_WRONG_STATE, `session ${sessionId} is ${s.state}`, { data: { session: sessionId } });
+    const now = await this.ledger.chainTime();
+    if (now >= Number(s.gate_closure)) throw new GfError(MarketErrors.GF_MARKET_GATE_CLOSED, `the gate of session ${sessionId} closed at ${new Date(Number(s.gate_closure) * 1000).toISOString()}`, { data: { session: sessionId } });
+    if (inputs.length === 0 || inputs.length > 500) throw bad(opts.prefix ?? 'orders', 'give 1 to 500 orders');
+    const { rows: existing } = await this.db.query<{ prosumer: string; side: string }>('SELECT DISTINCT prosumer, side FROM mkt_orders WHERE session_id = $1 AND NOT cancelled', [sessionId]);
+    const sides = new Map(existing.map((r) => [r.prosumer, r.side]));
+    const escrow = new Map<string, bigint>();
+    const prepared: { p: Awaited<ReturnType<MarketService['prosumer']>>; o: OrderInput }[] = [];
+    for (const [i, o] of inputs.entries()) {
+      const at = opts.prefix === undefined ? '' : `${opts.prefix}[${i}]`;
+      const field = (name: string) => (at ? `${at}.${name}` : name);
+      const say = (m: string) => (at ? `${at}: ${m}` : m);
+      if (o.side !== 'bid' && o.side !== 'offer') throw bad(field('side'), 'side must be bid or offer');
+      if (!Number.isSafeInteger(o.qtyWh) || o.qtyWh <= 0) throw bad(field('qtyWh'), 'qtyWh must be a whole number of Wh above zero');
+      if (!Number.isSafeInteger(o.limitPrice) || o.limitPrice < 0) throw bad(field('limitPrice'), 'limitPrice must be a whole number of token base units per kWh');
+      const p = await this.prosumer(o.prosumer);
+      if (o.qtyWh > p.rules.maxOrderWh) throw new GfError(MarketErrors.GF_MARKET_LIMIT, say(`${o.qtyWh} Wh is above ${p.id}'s limit of ${p.rules.maxOrderWh} Wh`), { data: { field: field('qtyWh') } });
+      if (o.limitPrice > this.d.settings.priceCap) throw new GfError(MarketErrors.GF_MARKET_LIMIT, say(`price ${o.limitPrice} is above the cap ${this.d.settings.priceCap}`), { data: { field: field('limitPrice') } });
+      const side = sides.get(p.id);
+      if (side && side !== o.side) throw new GfError(MarketErrors.GF_MARKET_BOTH_SIDES, say(`${p.id} already has ${side}s in session ${sessionId}`), { data: { field: field('side') } });
+      sides.set(p.id, o.side);
+      if (o.side === 'bid') {
+        const need = (escrow.get(p.id) ?? 0n) + (BigInt(o.qtyWh) * BigInt(o.limitPrice)) / 1000n;
+        escrow.set(p.id, need);
+        const have = (await this.ledger.call<bigint>('EnergyToken', 'balanceOf', [p.wallet])) + (opts.credit?.get(p.id) ?? 0n);
+        if (have < need) throw new GfError(MarketErrors.GF_MARKET_INSUFFICIENT_TOKENS, say(`${p.id} holds ${have} token units, the bids need ${need} in escrow`), { data: { field: field('qtyWh'), have: String(have), need: String(need) } });
+      } else if (!opts.automatic) {
+        await this.checkOfferAgainstForecast(p, sessionId, o.qtyWh, field('qtyWh'));
+      }
+      if (!p.custodial && !(await this.ledger.call<boolean>('MarketSession', 'isBroker', [p.wallet, this.ledger.operator]))) {
+        throw new GfError(MarketErrors.GF_MARKET_LIMIT, say(`${p.id}'s wallet has not authorised the platform as its broker (MarketSession.setBroker)`), { data: { field: field('prosumer') } });
+      }
+      prepared.push({ p, o });
+    }
+    return prepared;
+  }
+
+  /**
+   * Amends an order before the gate: the new quantity and limit are checked first (as a new order, with the
+   * old order's escrow counted as freed), then the contract replaces the order in one transaction
+   * (`amendOrder`), so an amendment that fails any check leaves the original in the book. The side stays.
+   */
+  async amend(sessionId: number, orderId: number, input: OrderInput): Promise<{ id: number; prosumer: string; side: string; qtyWh: number; limitPrice: number; green: boolean; replaces: number }> {
+    const { rows } = await this.db.query<{ session_id: string; prosumer: string; side: string; qty_wh: string; limit_price: string; green: boolean; cancelled: boolean }>(
+      'SELECT session_id, prosumer, side, qty_wh, limit_price, green, cancelled FROM mkt_orders WHERE id = $1',
+      [orderId],
+    );
+    const old = rows[0];
+    if (!old || old.prosumer !== input.prosumer || Number(old.session_id) !== sessionId) {
+      throw new GfError(MarketErrors.GF_MARKET_UNKNOWN_PROSUMER, `no order ${orderId} of ${input.prosumer} in session ${sessionId}`, { data: { order: orderId } });
+    }
+    if (old.cancelled) throw new GfError(MarketErrors.GF_MARKET_WRONG_STATE, `order ${orderId} was withdrawn or amended already`, { data: { order: orderId } });
+    if (input.side !== old.side) throw bad('side', `an amendment keeps the order's side (${old.side}): withdraw it and submit a new order instead`);
+    const freed = old.side === 'bid' ? (BigInt(old.qty_wh) * BigInt(old.limit_price)) / 1000n : 0n;
+    const [{ p, o }] = (await this.prepare(sessionId, [input], { credit: new Map([[old.prosumer, freed]]) })) as [{ p: Awaited<ReturnType<MarketService['prosumer']>>; o: OrderInput }];
+    let receipt: Awaited<ReturnType<Ledger['send']>>;
+    try {
+      receipt = await this.ledger.send('MarketSession', 'amendOrder', [orderId, o.qtyWh, o.limitPrice]);
+    } catch (e) {
+      throw chainRefusal(e, sessionId);
+    }
+    const cancelled = receipt.events.find((e) => e.event === 'OrderCancelled')!;
+    const submitted = receipt.events.find((e) => e.event === 'OrderSubmitted')!;
+    const id = Number(submitted.args.orderId);
+    await this.db.transaction(async (tx) => {
+      // One live order replaced by another: the prosumer's side count stays.
+      await tx.query('UPDATE mkt_orders SET cancelled = true, cancel_block = $2, cancel_log = $3 WHERE id = $1', [orderId, cancelled.blockNumber, cancelled.logIndex]);
+      await tx.query(
+        `INSERT INTO mkt_orders (id, session_id, prosumer, side, qty_wh, limit_price, green, automatic, submit_block, submit_log) VALUES ($1, $2, $3, $4, $5, $6, $7, false, $8, $9)
+         ON CONFLICT (id) DO UPDATE SET submit_block = EXCLUDED.submit_block, submit_log = EXCLUDED.submit_log`,
+        [id, sessionId, p.id, old.side, o.qtyWh, o.limitPrice, old.green, submitted.blockNumber, submitted.logIndex],
+      );
+    });
+    return { id, prosumer: p.id, side: old.side, qtyWh: o.qtyWh, limitPrice: o.limitPrice, green: old.green, replaces: orderId };
   }
 
   /**
@@ -434,13 +487,13 @@ export class MarketService {
   }
 
   /** An offer may not exceed the forecast production of the slot plus the tolerance (when a forecast exists). */
-  private async checkOfferAgainstForecast(p: { id: string; meterId: string }, sessionId: number, qtyWh: number, at: string): Promise<void> {
+  private async checkOfferAgainstForecast(p: { id: string; meterId: string }, sessionId: number, qtyWh: number, field: string): Promise<void> {
     const expected = await this.forecastSlot(p.meterId, 'energyExport', sessionId);
     if (expected === undefined) return;
     const allowed = Math.ceil(expected * (1 + this.d.settings.offerTolerancePct / 100));
     if (qtyWh > allowed) {
-      throw new GfError(MarketErrors.GF_MARKET_OVER_FORECAST, `${at}: ${qtyWh} Wh offered, forecast production of ${p.id} for the slot is ${Math.round(expected)} Wh (+${this.d.settings.offerTolerancePct} % = ${allowed})`, {
-        data: { field: `${at}.qtyWh`, forecastWh: Math.round(expected) },
+      throw new GfError(MarketErrors.GF_MARKET_OVER_FORECAST, `${field}: ${qtyWh} Wh offered, forecast production of ${p.id} for the slot is ${Math.round(expected)} Wh (+${this.d.settings.offerTolerancePct} % = ${allowed})`, {
+        data: { field, forecastWh: Math.round(expected) },
       });
     }
   }

@@ -100,15 +100,14 @@ export function marketRouter(m: () => MarketService, paymentProviderTokens: read
     await m().cancel(Number(ctx.params.order), prosumer);
     ctx.status = 204;
   });
-  /** Amendment before gate closure: the order is withdrawn and a new one submitted (it loses its place). */
+  /** Amendment before gate closure: checked first, then replaced in one step (the new order loses its place). */
   r.put('/sessions/:id/orders/:order', async (ctx) => {
     const b = body(ctx.request.body, SCHEMAS.order);
     if (!/^\d{1,10}$/.test(ctx.params.order!)) throw bad('order', 'order ids are whole numbers');
     const sid = sessionId(ctx.params.id!);
     const input = { prosumer: String(b.prosumer ?? ''), side: b.side, qtyWh: b.qtyWh, limitPrice: b.limitPrice } as OrderInput;
-    await m().cancel(Number(ctx.params.order), input.prosumer);
     ctx.status = 201;
-    ctx.body = (await m().submit(sid, [input]))[0];
+    ctx.body = await m().amend(sid, Number(ctx.params.order), input);
   });
   r.post('/sessions/:id/clear', async (ctx) => {
     ctx.body = await m().clear(sessionId(ctx.params.id!));

@@ -292,3 +292,59 @@ describe('p2p-market: an order the chain holds is never lost to a crash, and a c
     assert.equal((await m.api('POST', `/sessions/${s2}/clear`)).status, 200, 'the same book as the chain clears');
   });
 });
+
+describe('p2p-market: an amendment is checked first and replaces the order in one step (issue 25.5)', function () {
+  this.timeout(120_000);
+  let m: Awaited<ReturnType<typeof marketHost>>;
+  before(async () => {
+    m = await marketHost(['a', 'z']);
+  });
+  after(async () => m?.host.close());
+
+  const live = async (sid: number) => ((await m.api('GET', `/sessions/${sid}`)).body.book as { id: number; prosumer: string; qtyWh: number; limitPrice: number }[]).filter((o) => o.prosumer === 'a');
+
+  it('an amendment that fails validation leaves the original in the book and on chain, its escrow untouched', async () => {
+    const sid = m.sessions[0]!;
+    assert.equal((await m.api('POST', '/prosumers/a/tokens/sell', { amount: 10_000, reference: 'payout-a' })).status, 200); // 40,000 left
+    const placed = await m.api('POST', `/sessions/${sid}/orders`, { orders: [order('a', 'bid', 1000, 300)] });
+    const id = placed.body[0].id as number;
+    const held = await m.L.call<bigint>('MarketSession', 'held', []);
+    const cases: [unknown, number, string, string][] = [
+      [order('a', 'bid', 60_000, 300), 422, 'GF_MARKET_LIMIT', 'qtyWh'], // above maxOrderWh (50,000 by default)
+      [order('a', 'bid', 1000, 5000), 422, 'GF_MARKET_LIMIT', 'limitPrice'],
+      [order('a', 'bid', 40_001, 1000), 422, 'GF_MARKET_INSUFFICIENT_TOKENS', 'qtyWh'],
+      [order('a', 'bid', 1.5, 300), 400, 'GF_MARKET_BAD_REQUEST', 'qtyWh'],
+      [order('a', 'offer', 1000, 300), 400, 'GF_MARKET_BAD_REQUEST', 'side'],
+    ];
+    for (const [body, status, code, field] of cases) {
+      const r = await m.api('PUT', `/sessions/${sid}/orders/${id}`, body);
+      assert.deepEqual((await live(sid)).map((o) => o.id), [id], `the original is still in the book after ${JSON.stringify(r.body)}`);
+      assert.deepEqual([r.status, r.body.code, r.body.field], [status, code, field], JSON.stringify(r.body));
+    }
+    assert.equal((await m.L.call<{ cancelled: boolean }>('MarketSession', 'order', [id])).cancelled, false, 'and live on chain');
+    assert.equal(await m.L.call('MarketSession', 'held', []), held, 'its escrow untouched');
+    assert.equal((await m.api('PUT', `/sessions/${sid}/orders/${id}`, order('z', 'bid', 10, 10))).status, 404, 'another prosumer’s order');
+  });
+
+  it('a good amendment replaces the order atomically; of two concurrent ones exactly one wins', async () => {
+    const sid = m.sessions[0]!;
+    const [old] = await live(sid);
+    // The escrow the old bid frees counts: 40,000 Wh at 1000 needs 40,000 units, the wallet holds 39,700 and the old bid 300.
+    const r = await m.api('PUT', `/sessions/${sid}/orders/${old!.id}`, order('a', 'bid', 40_000, 1000));
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal(r.body.replaces, old!.id);
+    assert.deepEqual((await live(sid)).map((o) => [o.id, o.qtyWh, o.limitPrice]), [[r.body.id, 40_000, 1000]]);
+    assert.equal((await m.L.call<{ cancelled: boolean }>('MarketSession', 'order', [old!.id])).cancelled, true);
+    const rs = await Promise.all([500, 600].map((q) => m.api('PUT', `/sessions/${sid}/orders/${r.body.id}`, order('a', 'bid', q, 300))));
+    assert.deepEqual(rs.map((x) => x.status).sort(), [201, 409], JSON.stringify(rs.map((x) => x.body)));
+    const now = await live(sid);
+    assert.equal(now.length, 1, 'one live order, not two');
+    assert.equal(now[0]!.id, rs.find((x) => x.status === 201)!.body.id);
+    const side = await m.L.call<{ live: bigint }>('MarketSession', 'sideOf', [sid, m.wallets.a]);
+    assert.equal(side.live, 1n);
+    // The book hash the database rebuilds still is the chain's: the amended session clears.
+    const v = (await m.api('GET', `/sessions/${sid}`)).body;
+    await m.L.advanceTime(Math.ceil(Date.parse(v.gateClosure) / 1000) - (await m.L.chainTime()) + 1);
+    assert.equal((await m.api('POST', `/sessions/${sid}/clear`)).status, 200);
+  });
+});

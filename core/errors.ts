@@ -106,6 +106,8 @@ export const KernelErrors = defineErrors({
   GF_HTTP_BODY_TOO_LARGE: { status: 413, title: 'Request body too large' },
   GF_HTTP_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   GF_HTTP_MALFORMED_BODY: { status: 400, title: 'Malformed request body' },
+  GF_HTTP_INVALID_CHARACTER: { status: 400, title: 'Request holds NUL or a lone surrogate' },
+  GF_HTTP_BODY_TOO_DEEP: { status: 400, title: 'Request body nested too deeply' },
   GF_HTTP_NOT_READY: { status: 503, title: 'Server is starting' },
   GF_HTTP_SHUTTING_DOWN: { status: 503, title: 'Server is shutting down' },
   GF_VALIDATION_FAILED: { status: 400, title: 'Request failed validation' },

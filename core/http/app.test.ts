@@ -165,6 +165,31 @@ describe('HTTP app', () => {
     assert.match(String(bad.detail), /not well-formed XML/);
   });
 
+  it('refuses NUL and lone surrogates in every kind of body, the query and route parameters, naming where', async () => {
+    const post = (type: string, body: string, q = '') => fetch(`${s.base}/api/t/echo${q}`, { method: 'POST', headers: { 'content-type': type }, body });
+    const cases: [Promise<Response>, string, string][] = [
+      [post('application/json', '{"a":[{"b":"x\\u0000"}]}'), 'body', 'a[0].b'],
+      [post('application/json', '{"a":"\\udbff"}'), 'body', 'a'],
+      [post('application/json', '{"\\ud800":1}'), 'body', '\\ud800'],
+      [post('application/xml', '<a>\u0000</a>'), 'body', '(body)'],
+      [post('text/plain', 'line one\nline\u0000two'), 'body', '(body)'],
+      [post('application/x-www-form-urlencoded', 'grant_type=x&client_id=%00'), 'body', 'client_id'],
+      [post('application/json', '{}', '?limit=1&venName=a%00'), 'query', 'venName'],
+      [fetch(`${s.base}/api/t/items/a%00b`), 'path', 'id'],
+    ];
+    for (const [res, where, field] of cases) {
+      const body = await problem(await res, 400, 'GF_HTTP_INVALID_CHARACTER');
+      assert.deepEqual([body.in, where === 'query' ? body.parameter : body.field], [where, field], JSON.stringify(body));
+    }
+    // XML character references to NUL or a surrogate are not well-formed (XML 1.0 Char): the parser refuses them.
+    for (const x of ['<a><b>&#0;</b></a>', '<a>&#xDC00;</a>']) await problem(await post('application/xml', x), 400, 'GF_HTTP_MALFORMED_BODY');
+    const fine = await post('application/json', '{"emoji":"\\ud83d\\ude00","text":"caf\u00e9"}');
+    assert.deepEqual(await fine.json(), { got: { emoji: '\u{1F600}', text: 'café' }, xmlRoot: null }, 'paired surrogates are text');
+    const deep = await problem(await post('application/json', `${'['.repeat(65)}${']'.repeat(65)}`), 400, 'GF_HTTP_BODY_TOO_DEEP');
+    assert.equal(deep.maxDepth, 64);
+    assert.equal((await post('application/json', `${'['.repeat(64)}${']'.repeat(64)}`)).status, 200, '64 levels are accepted');
+  });
+
   it('refuses a body over the limit with 413', async () => {
     await problem(
       await fetch(`${s.base}/api/t/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x: 'y'.repeat(5000) }) }),

@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import type { Mount, PluginStatus } from '../plugin/host.js';
 import { accessFor, authorizer, type AccessRule, type MatchedLayer } from './access.js';
 import { bodyParser } from './body.js';
+import { checkQueryAndPath } from './input.js';
 import type { Metrics } from './metrics.js';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
 
@@ -159,6 +160,9 @@ export function createHttpApp(opts: HttpAppOptions): HttpApp {
         if (matched.route) {
           // Authorised on the route that matched, before its body is read (an unauthorised upload is never waited on).
           authorize(ctx, accessFor(ctx.method, matched.pathAndMethod as unknown as MatchedLayer[]));
+          // NUL and lone surrogates are refused here for every route (the body's in the parser).
+          const route = matched.pathAndMethod.find((l) => l.methods.length > 0);
+          checkQueryAndPath(ctx, () => (route ? route.params(ctx.path, route.captures(ctx.path)) : {}));
           // Bodies are parsed only for routes that exist, so a 404 or 405 never waits on an upload.
           return parse(ctx, () => routes(ctx as never, next));
         }

@@ -2,6 +2,7 @@ import getRawBody from 'raw-body';
 import xml2js from 'xml2js';
 import type { Context, Next } from 'koa';
 import { GfError, KernelErrors } from '../errors.js';
+import { checkParsedBody, checkRawBody } from './input.js';
 
 declare module 'koa' {
   interface Request {
@@ -53,12 +54,17 @@ export function bodyParser(limitBytes: number) {
     const length = ctx.get('content-length');
     const raw = await getRawBody(ctx.req, { limit: limitBytes, encoding: 'utf-8', ...(length ? { length } : {}) });
     ctx.request.rawBody = raw;
+    // NUL, lone surrogates and deep nesting are refused here, for every route, before any plugin sees the body.
+    checkRawBody(raw);
     if (kind === 'json') {
+      let parsed: unknown;
       try {
-        ctx.request.body = raw.trim() === '' ? undefined : JSON.parse(raw);
+        parsed = raw.trim() === '' ? undefined : JSON.parse(raw);
       } catch (e) {
         throw new GfError(KernelErrors.GF_HTTP_MALFORMED_BODY, `body is not valid JSON: ${(e as Error).message}`);
       }
+      checkParsedBody(parsed);
+      ctx.request.body = parsed;
     } else if (kind === 'xml') {
       // Parsed on first read of ctx.state.xml: codecs with their own parser (OpenADR 2.0b) never pay
       // for it, and answer malformed XML in their protocol's terms.
@@ -89,6 +95,7 @@ export function bodyParser(limitBytes: number) {
         if (k in out) throw new GfError(KernelErrors.GF_HTTP_MALFORMED_BODY, `form parameter '${k}' is repeated`);
         out[k] = v;
       }
+      checkParsedBody(out);
       ctx.request.body = out;
     } else {
       ctx.request.body = raw;

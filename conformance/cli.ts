@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { counts, TargetError, type ClientCredentials, type Credentials, type RunOptions, type SuiteDef } from './model.js';
 import { htmlReport, jsonReport, junitXml, summaryText } from './report.js';
 import { runSuite } from './runner.js';
+import { openadr3VenSuite } from './suites/openadr3-ven/index.js';
 import { openadr3VtnSuite } from './suites/openadr3-vtn/index.js';
 
 export interface ConformanceIo {
@@ -13,12 +14,16 @@ export interface ConformanceIo {
 /** Exit codes: every required case passed; a required case failed; usage; the target cannot be tested. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, target: 3 } as const;
 
-const SUITES: Record<string, SuiteDef<any>> = { 'openadr3-vtn': openadr3VtnSuite };
+const SUITES: Record<string, SuiteDef<any>> = { 'openadr3-vtn': openadr3VtnSuite, 'openadr3-ven': openadr3VenSuite };
+/** Suites in which the runner plays the server and the target connects to it. */
+const PLAYS_SERVER = new Set(['openadr3-ven']);
 
 export const USAGE = `Usage: gridflex conformance run --target URL --suite SUITE --credentials FILE
                               [--junit FILE] [--html FILE] [--json] [--strict] [--only PREFIX]...
                               [--timeout-ms N] [--attempts N] [--notify-timeout-ms N]
                               [--listen HOST:PORT] [--callback-url URL] [--spec-dir DIR] [--prefix NAME]
+       gridflex conformance run --suite openadr3-ven --listen HOST:PORT --credentials FILE
+                              [--wait-seconds N] [--observe-seconds N] [...the report options]
        gridflex conformance list --suite SUITE [--json]
 
 Runs a conformance suite against a server over the network only (black box): ours or anyone's.
@@ -35,6 +40,9 @@ Suites: ${Object.keys(SUITES).join(', ')}.
                         target is told to call (when the listener is behind NAT or a TLS proxy)
   --spec-dir DIR        the folder with the OpenADR 3.1.0 openadr3.yaml (default: shared/specs beside the repository)
   --prefix NAME         prefix of every object name the run creates (default gfct); all are deleted at the end
+openadr3-ven: the runner plays a VTN on --listen (base path /openadr3/3.1.0) for the VEN under test,
+which is started separately with the client of vens[0] in --credentials; it waits --wait-seconds
+(default 60) for the VEN and watches it --observe-seconds (default 20).
 Progress goes to stderr, the summary to stdout. Exit 0: every required case passed; 1: a required case
 failed; 2: usage; 3: the target cannot be tested (unreachable, slow, not OpenADR, another version,
 credentials refused), said in one line.`;
@@ -68,7 +76,7 @@ export function readCredentials(file: string): Credentials {
   const o = raw as Record<string, unknown>;
   for (const k of Object.keys(o)) if (k !== 'bl' && k !== 'vens') throw new UsageError(`--credentials ${file}: unknown key '${k}' (bl, vens)`);
   if (!Array.isArray(o.vens)) throw new UsageError(`--credentials ${file}: vens must be a list of VEN clients`);
-  return { bl: client('bl', o.bl), vens: o.vens.map((v, i) => client(`vens[${i}]`, v)) };
+  return { ...(o.bl !== undefined ? { bl: client('bl', o.bl) } : {}), vens: o.vens.map((v, i) => client(`vens[${i}]`, v)) };
 }
 
 function listen(v: string | undefined): { host: string; port: number } {
@@ -108,6 +116,8 @@ export async function conformanceMain(args: string[], io: ConformanceIo): Promis
           'callback-url': { type: 'string' },
           'spec-dir': { type: 'string' },
           prefix: { type: 'string' },
+          'wait-seconds': { type: 'string' },
+          'observe-seconds': { type: 'string' },
           help: { type: 'boolean', short: 'h' },
         },
       }));
@@ -127,7 +137,9 @@ export async function conformanceMain(args: string[], io: ConformanceIo): Promis
       else for (const c of cases) io.out(`${c.id.padEnd(48)} ${c.severity.padEnd(11)} ${c.title}`);
       return EXIT.ok;
     }
-    if (!values.target) throw new UsageError('--target is required');
+    const playsServer = PLAYS_SERVER.has(values.suite);
+    if (!values.target && !playsServer) throw new UsageError('--target is required');
+    if (values.target && playsServer) throw new UsageError(`--suite ${values.suite} plays the server: give --listen, not --target`);
     if (!values.credentials) throw new UsageError('--credentials is required (see gridflex conformance --help)');
     const prefix = values.prefix ?? 'gfct';
     if (!/^[A-Za-z0-9_-]{1,32}$/.test(prefix)) throw new UsageError('--prefix must be 1 to 32 letters, digits, _ or -');
@@ -140,7 +152,7 @@ export async function conformanceMain(args: string[], io: ConformanceIo): Promis
       }
     }
     const options: RunOptions = {
-      target: values.target,
+      target: values.target ?? `listener ${values.listen ?? '127.0.0.1:0'}`,
       credentials: readCredentials(values.credentials),
       timeoutMs: positiveInt('timeout-ms', values['timeout-ms'], 10_000),
       attempts: positiveInt('attempts', values.attempts, 3),
@@ -151,6 +163,8 @@ export async function conformanceMain(args: string[], io: ConformanceIo): Promis
       ...(values.only ? { only: values.only } : {}),
       ...(values['spec-dir'] ? { specDir: values['spec-dir'] } : {}),
       prefix,
+      waitMs: positiveInt('wait-seconds', values['wait-seconds'], 60) * 1000,
+      observeMs: positiveInt('observe-seconds', values['observe-seconds'], 20) * 1000,
     };
     const report = await runSuite(suite, options, { progress: (line) => io.err(line) });
     if (values.junit) writeFileSync(values.junit, junitXml(report));

@@ -108,6 +108,9 @@ export interface RunOptions {
   specDir?: string;
   /** Prefix of every name the run creates (a random run id is appended). */
   prefix: string;
+  /** VEN suites: how long to wait for the VEN to connect, and to watch it once it has. */
+  waitMs: number;
+  observeMs: number;
 }
 
 export interface RunIo {

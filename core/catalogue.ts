@@ -21,6 +21,7 @@ interface CatalogueEntry {
 export const CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
   storage: { module: '../adapters/storage/index.js', kernel: true, enabledByDefault: true },
   scheduler: { module: '../adapters/scheduler/index.js', kernel: true, enabledByDefault: true },
+  secrets: { module: './secrets.js', kernel: true, enabledByDefault: true },
   ledger: { module: '../adapters/ledger/index.js', kernel: false, enabledByDefault: true },
   devices: { module: '../adapters/devices/index.js', kernel: false, enabledByDefault: true },
   openadr3: { module: '../plugins/openadr3/index.js', kernel: false, enabledByDefault: true },

@@ -118,4 +118,8 @@ export const KernelErrors = defineErrors({
   GF_TS_UNIT_MISMATCH: { status: 400, title: 'Reading unit does not match its quantity' },
   GF_TS_DUPLICATE: { status: 409, title: 'Reading already stored' },
   GF_SCHEDULER_INVALID_SCHEDULE: { status: 500, title: 'Job schedule is invalid' },
+  GF_SECRETS_KEK_INVALID: { status: 500, title: 'Key-encryption key missing or malformed' },
+  GF_SECRETS_KEK_PERMISSIONS: { status: 500, title: 'Key-encryption key file is readable by others' },
+  GF_SECRETS_WRONG_KEK: { status: 500, title: 'Secrets are sealed under another key-encryption key' },
+  GF_SECRETS_UNSEALABLE: { status: 500, title: 'A sealed secret does not open' },
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { exited, run, serve } from '../../test/process.js';
@@ -17,7 +17,9 @@ describe('gridflex ledger (command)', function () {
     assert.equal(i.chainId, 1337);
     assert.equal(i.embedded, true);
     assert.deepEqual(Object.keys(i.contracts).sort(), ['EnergyToken', 'FlexibilityContract', 'MarketSession', 'ParticipantRegistry']);
-    assert.equal((statSync(path.join(data, 'ledger', 'operator.key')).mode & 0o777).toString(8), '600');
+    // The operator key is sealed in the database under the KEK, whose file only its owner may read.
+    assert.equal((statSync(path.join(data, 'secrets', 'kek')).mode & 0o777).toString(8), '600');
+    assert.equal(existsSync(path.join(data, 'ledger', 'operator.key')), false, 'no operator key in clear');
 
     const rebuilt = await run(['ledger', 'rebuild-mirror', '--data', data]);
     assert.equal(rebuilt.code, 0, rebuilt.err);

@@ -4,8 +4,8 @@ import { Type, type Static } from 'typebox';
 export const LedgerConfig = Type.Object({
   rpcUrl: Type.String({ default: "", pattern: "^(https?://.+)?$", description: "JSON-RPC URL of Besu or another Ethereum node (env LEDGER_RPC_URL); empty: the embedded EVM." }),
   chainId: Type.Integer({ minimum: 1, default: 1337, description: "The chain id transactions are signed for; checked against the node." }),
-  operatorKey: Type.String({ default: "", pattern: "^(0x[0-9a-fA-F]{64})?$", description: "The operator's private key (env LEDGER_OPERATOR_KEY). Required with rpcUrl; on the embedded EVM a key is generated into <dataDir>/ledger/operator.key." }),
-  walletKey: Type.String({ default: "", pattern: "^([0-9a-fA-F]{64})?$", description: "AES-256 key (hex) encrypting custodial wallet keys; generated into <dataDir>/ledger/wallet.key when empty." }),
+  operatorKey: Type.String({ default: "", pattern: "^(0x[0-9a-fA-F]{64})?$", description: "The operator's private key (env LEDGER_OPERATOR_KEY). Required with rpcUrl; on the embedded EVM a key is generated at first start and stored sealed under the KEK." }),
+  walletKey: Type.String({ default: "", pattern: "^([0-9a-fA-F]{64})?$", description: "Deprecated: the wallet master key of earlier versions (hex), read only to seal the custodial keys it encrypted under the KEK; remove it afterwards." }),
   gasPrice: Type.String({ default: "0", pattern: "^[0-9]{1,30}$", description: "Gas price in wei for legacy transactions (0 on free-gas networks)." }),
   maxGas: Type.Integer({ minimum: 21000, default: 25000000, description: "Upper bound of the gas limit of one transaction." }),
   receiptTimeoutMs: Type.Integer({ minimum: 100, default: 60000, description: "How long to wait for a receipt." }),

@@ -1,6 +1,6 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { definePlugin, LedgerErrors, GfError, LedgerToken, StorageToken, type ConfigViolation, type Logger, type Storage } from '../../core/index.js';
+import { definePlugin, LedgerErrors, GfError, LedgerToken, SecretBox, SecretsToken, StorageToken, type ConfigViolation, type Logger, type Storage } from '../../core/index.js';
 import { LedgerConfig } from './config.js';
 import { EVM_VERSION, SOLC_VERSION } from '../../contracts/_generated/index.js';
 import { EmbeddedChain, HttpJsonRpc, RemoteChain, type Chain } from './chain.js';
@@ -11,16 +11,41 @@ import { ledgerRouter } from './routes.js';
 import { isPrivateKey, randomPrivateKey, TxSigner, type Hex } from './signer.js';
 import { WalletStore } from './wallets.js';
 
-/** A secret from config, or from a file in the data folder created (mode 0600) on first use. */
-function secretFile(dataDir: string, name: string, make: () => string): string {
-  const dir = path.join(dataDir, 'ledger');
-  const file = path.join(dir, name);
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const v = make();
-  writeFileSync(file, `${v}\n`, { mode: 0o600, flag: 'wx' });
-  chmodSync(file, 0o600);
-  return v;
+const OPERATOR_LABEL = 'ledger/operator_key';
+
+/**
+ * The embedded EVM's operator key: generated at first start and kept in `ledger_meta`, sealed under the kernel's
+ * key-encryption key. Earlier versions kept it in clear in `<dataDir>/ledger/operator.key`: that key is sealed into
+ * the database, and the file removed once the database holds it.
+ */
+async function embeddedOperatorKey(storage: Storage, secrets: SecretBox, dataDir: string, log: Logger): Promise<string> {
+  const file = path.join(dataDir, 'ledger', 'operator.key');
+  const read = async () => (await storage.query<{ value: string }>(`SELECT value FROM ledger_meta WHERE key = 'operator_key'`)).rows[0]?.value;
+  let sealed = await read();
+  if (!sealed) {
+    const legacy = existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
+    const key = legacy ?? randomPrivateKey();
+    await storage.query(`INSERT INTO ledger_meta (key, value) VALUES ('operator_key', $1) ON CONFLICT (key) DO NOTHING`, [secrets.seal(Buffer.from(key.replace(/^0x/, ''), 'hex'), OPERATOR_LABEL)]);
+    sealed = (await read())!;
+    if (legacy) log.info({ file }, 'sealed the operator key kept in clear by an earlier version into the database');
+  }
+  const key = `0x${secrets.open(sealed, OPERATOR_LABEL).toString('hex')}`;
+  // The database holds it now (committed above): the file in clear goes.
+  if (existsSync(file)) rmSync(file);
+  return key;
+}
+
+/**
+ * The wallet master key of earlier versions (custodial keys were encrypted under it; now under the KEK): from config
+ * or its file, needed only to seal those keys again. The file is removed once no key needs it.
+ */
+async function migrateWallets(wallets: WalletStore, cfg: LedgerConfig, dataDir: string, log: Logger): Promise<void> {
+  const file = path.join(dataDir, 'ledger', 'wallet.key');
+  const hex = cfg.walletKey || (existsSync(file) ? readFileSync(file, 'utf8').trim() : '');
+  const n = await wallets.migrateLegacy(hex ? Buffer.from(hex, 'hex') : undefined);
+  if (n > 0) log.info({ wallets: n }, 'sealed custodial keys under the key-encryption key (they were under the old wallet master key)');
+  if (existsSync(file)) rmSync(file);
+  if (cfg.walletKey) log.warn('plugins.ledger.config.walletKey is no longer used (custodial keys are sealed under the KEK): remove it');
 }
 
 async function openChain(cfg: LedgerConfig, storage: Storage, log: Logger): Promise<Chain> {
@@ -45,7 +70,7 @@ export const ledgerPlugin = definePlugin({
     startTimeoutMs: 300_000,
   },
   config: LedgerConfig,
-  deps: { storage: StorageToken },
+  deps: { storage: StorageToken, secrets: SecretsToken },
   provides: { ledger: LedgerToken },
   validate: (cfg) => {
     const problems: ConfigViolation[] = [];
@@ -58,18 +83,19 @@ export const ledgerPlugin = definePlugin({
   commands: { ledger: ledgerCommand },
   async start(ctx) {
     const cfg = ctx.config;
-    const { storage } = ctx.deps;
+    const { storage, secrets } = ctx.deps;
     await storage.migrate('ledger', ledgerMigrations);
     // validate() has refused a remote node without an operator key.
-    const operatorKey = cfg.operatorKey || secretFile(ctx.kernel.dataDir, 'operator.key', randomPrivateKey);
+    const operatorKey = cfg.operatorKey || (await embeddedOperatorKey(storage, secrets, ctx.kernel.dataDir, ctx.log));
     if (!isPrivateKey(operatorKey)) throw new GfError(LedgerErrors.GF_LEDGER_CONFIG, 'the operator key is not a valid secp256k1 private key');
-    const walletKey = cfg.walletKey || secretFile(ctx.kernel.dataDir, 'wallet.key', () => randomPrivateKey().slice(2));
+    const wallets = new WalletStore(storage, secrets);
+    await migrateWallets(wallets, cfg, ctx.kernel.dataDir, ctx.log);
     const chain = await openChain(cfg, storage, ctx.log);
     const ledger = new LedgerService(
       chain,
       storage,
       new TxSigner(operatorKey as Hex),
-      new WalletStore(storage, Buffer.from(walletKey, 'hex')),
+      wallets,
       {
         chainId: cfg.chainId,
         gasPrice: BigInt(cfg.gasPrice),

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Common, Transaction } from 'web3-eth-accounts';
 import { privateKeyToAddress } from 'web3-eth-accounts';
 import { loadConfigOrThrow } from '../../core/config/config.js';
-import { createLogger, type Address } from '../../core/index.js';
+import { createLogger, SecretBox, type Address } from '../../core/index.js';
 import { startServer } from '../../core/server.js';
 import { openStorage } from '../storage/index.js';
 import { HttpJsonRpc, RemoteChain, type JsonRpc } from './chain.js';
@@ -143,13 +143,13 @@ describe('ledger adapter on the embedded EVM', function () {
     assert.ok((await L.chainTime()) >= Number(BigInt(block.timestamp)), 'and the clock never goes back behind a block');
   });
 
-  it('keeps custodial keys encrypted; the wrong master key cannot use them', async () => {
+  it('keeps custodial keys sealed; another key-encryption key cannot use them', async () => {
     const L = t.ledger;
     const w = await L.createWallet('secret-holder');
     const { rows } = await t.storage.query<{ key_enc: string }>('SELECT key_enc FROM ledger_wallets WHERE address = $1', [w]);
-    assert.ok(rows[0] && rows[0].key_enc.split('.').length === 3);
-    const wrong = new WalletStore(t.storage, Buffer.alloc(32, 9));
-    await assert.rejects(wrong.signer(w), { code: 'GF_LEDGER_CONFIG' });
+    assert.ok(rows[0] && SecretBox.isSealed(rows[0].key_enc));
+    const wrong = new WalletStore(t.storage, new SecretBox(Buffer.alloc(32, 9)));
+    await assert.rejects(wrong.signer(w), { code: 'GF_SECRETS_WRONG_KEK' });
     assert.ok((await L.wallets()).some((x) => x.address === w && x.label === 'secret-holder'));
   });
 

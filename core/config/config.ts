@@ -6,7 +6,7 @@ import { validateWithSchema, type ConfigViolation } from './validate.js';
 
 /** A plugin's entry in the config file. */
 export interface PluginEntry {
-  /** Loaded unless `false`. Kernel plugins (`storage`, `scheduler`) cannot be disabled. */
+  /** Loaded unless `false`. Kernel plugins (`storage`, `scheduler`, `secrets`) cannot be disabled. */
   enabled: boolean;
   /** Module path or package name for a plugin that is not in the built-in catalogue. */
   module?: string;
@@ -107,7 +107,7 @@ export interface LoadResult {
  * Reads the config file (if any), applies environment overrides, validates it against the root
  * schema with defaults, and returns every violation (none means `config` is valid).
  *
- * Environment: `PORT`, `HOST`, `GRIDFLEX_DATA_DIR`, `DATABASE_URL`, `LOG_LEVEL`, `LEDGER_RPC_URL`, `LEDGER_OPERATOR_KEY`, and for any key
+ * Environment: `PORT`, `HOST`, `GRIDFLEX_DATA_DIR`, `DATABASE_URL`, `LOG_LEVEL`, `LEDGER_RPC_URL`, `LEDGER_OPERATOR_KEY`, `GRIDFLEX_KEK`, and for any key
  * `GRIDFLEX__<path>` with `__` between segments, e.g. `GRIDFLEX__plugins__example__config__greeting=hi`
  * (values are parsed as JSON when they parse, else taken as strings).
  */
@@ -181,6 +181,7 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, violatio
     ['LOG_LEVEL', ['log', 'level'], 'string'],
     ['LEDGER_RPC_URL', ['plugins', 'ledger', 'config', 'rpcUrl'], 'string'],
     ['LEDGER_OPERATOR_KEY', ['plugins', 'ledger', 'config', 'operatorKey'], 'string'],
+    ['GRIDFLEX_KEK', ['plugins', 'secrets', 'config', 'kek'], 'string'],
   ];
   for (const [name, p, kind] of simple) {
     const v = env[name];

@@ -9,7 +9,7 @@ import { depToken, type AnyPlugin } from '../plugin/define.js';
 import { startServer, type RunningServer } from '../server.js';
 
 export interface TestHostOptions {
-  /** Built-in plugins to load by id (`storage` and `scheduler` always are); the providers of their required dependencies come along. */
+  /** Built-in plugins to load by id (`storage`, `scheduler` and `secrets` always are); the providers of their required dependencies come along. */
   plugins?: readonly string[];
   /** Plugins given as values (fixtures, third-party style). */
   extraPlugins?: readonly AnyPlugin[];

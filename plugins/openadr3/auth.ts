@@ -1,6 +1,6 @@
-import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify, SignJWT, type JWTPayload } from 'jose';
-import { GfError, KernelErrors, type Storage } from '../../core/index.js';
+import { GfError, hashSecret, KernelErrors, SecretBox, secretMatches, UNKNOWN_SECRET_HASH, type Storage } from '../../core/index.js';
 import { ROLE_SCOPES, type ClientRole, type Scope } from '../../standards/openadr3/types.js';
 import { Oa3Errors } from './errors.js';
 
@@ -21,20 +21,10 @@ export interface ClientSeed {
 const CLIENT_ID = /^[A-Za-z0-9_.-]{1,128}$/;
 const ISSUER = 'gridflex';
 
-function hashSecret(secret: string): string {
-  const salt = randomBytes(16);
-  return `scrypt$${salt.toString('base64url')}$${scryptSync(secret, salt, 32).toString('base64url')}`;
-}
+/** The label a token-signing key is sealed under (it names the row, so a value copied elsewhere does not open). */
+export const signingKeyLabel = (kid: string): string => `openadr3/oa3_keys/${kid}`;
 
-function secretMatches(secret: string, stored: string): boolean {
-  const [scheme, salt, hash] = stored.split('$');
-  if (scheme !== 'scrypt' || !salt || !hash) return false;
-  const want = Buffer.from(hash, 'base64url');
-  const got = scryptSync(secret, Buffer.from(salt, 'base64url'), want.length);
-  return timingSafeEqual(want, got);
-}
-
-/** Client credentials (client id, secret hash, role), kept in the database. */
+/** Client credentials (client id, secret hash, role), kept in the database; a secret is only ever checked, so only its scrypt hash is stored. */
 export class ClientRegistry {
   constructor(private readonly storage: Storage) {}
 
@@ -50,7 +40,7 @@ export class ClientRegistry {
       clientId,
       c.name,
       c.role,
-      hashSecret(clientSecret),
+      await hashSecret(clientSecret),
     ]);
     if (r.rowCount === 0) throw new GfError(Oa3Errors.GF_OA3_CONFLICT, `client '${clientId}' exists`);
     return { clientId, clientSecret };
@@ -62,7 +52,7 @@ export class ClientRegistry {
       await this.storage.query(
         `INSERT INTO oa3_clients (client_id, name, role, secret_hash) VALUES ($1, $2, $3, $4)
          ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, role = excluded.role, secret_hash = excluded.secret_hash`,
-        [s.clientId, s.name, s.role, hashSecret(s.clientSecret)],
+        [s.clientId, s.name, s.role, await hashSecret(s.clientSecret)],
       );
     }
   }
@@ -71,7 +61,7 @@ export class ClientRegistry {
     const r = await this.storage.query<{ role: ClientRole; secret_hash: string }>('SELECT role, secret_hash FROM oa3_clients WHERE client_id = $1', [clientId]);
     const row = r.rows[0];
     // Hash even for an unknown id so timing does not tell which ids exist.
-    const ok = secretMatches(secret, row?.secret_hash ?? 'scrypt$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
+    const ok = await secretMatches(secret, row?.secret_hash ?? UNKNOWN_SECRET_HASH);
     return row && ok ? { clientId, role: row.role } : undefined;
   }
 
@@ -93,8 +83,9 @@ export interface ExternalAuth {
 }
 
 /**
- * Access tokens: by default signed JWTs we issue (HS256, key kept in the database so every process
- * shares it); or, with `external`, JWTs from another authorisation server, verified with its JWKS.
+ * Access tokens: by default signed JWTs we issue (HS256, the key kept in the database so every process shares
+ * it, sealed under the kernel's key-encryption key: the row is not the key); or, with `external`, JWTs from another
+ * authorisation server, verified with its JWKS.
  * The role comes from the scopes: `read_all` makes a BL client, anything else a VEN.
  */
 export class TokenService {
@@ -104,6 +95,7 @@ export class TokenService {
 
   constructor(
     private readonly storage: Storage,
+    private readonly secrets: SecretBox,
     private readonly ttlS: number,
     readonly external?: ExternalAuth,
   ) {
@@ -112,10 +104,17 @@ export class TokenService {
 
   async init(): Promise<void> {
     if (this.external) return;
-    await this.storage.query('INSERT INTO oa3_keys (kid, secret) VALUES ($1, $2) ON CONFLICT DO NOTHING', ['k1', randomBytes(32).toString('base64url')]);
+    // Keys stored in clear (base64url) by earlier versions are sealed in place, once; the key itself is unchanged,
+    // so tokens issued before stay valid.
+    const old = await this.storage.query<{ kid: string; secret: string }>('SELECT kid, secret FROM oa3_keys');
+    for (const k of old.rows) {
+      if (SecretBox.isSealed(k.secret)) continue;
+      await this.storage.query('UPDATE oa3_keys SET secret = $3 WHERE kid = $1 AND secret = $2', [k.kid, k.secret, this.secrets.seal(Buffer.from(k.secret, 'base64url'), signingKeyLabel(k.kid))]);
+    }
+    await this.storage.query('INSERT INTO oa3_keys (kid, secret) VALUES ($1, $2) ON CONFLICT DO NOTHING', ['k1', this.secrets.seal(randomBytes(32), signingKeyLabel('k1'))]);
     const r = await this.storage.query<{ kid: string; secret: string }>('SELECT kid, secret FROM oa3_keys ORDER BY created_at DESC LIMIT 1');
     this.kid = r.rows[0]!.kid;
-    this.key = Buffer.from(r.rows[0]!.secret, 'base64url');
+    this.key = this.secrets.open(r.rows[0]!.secret, signingKeyLabel(this.kid));
   }
 
   /** Issues a token with the requested scopes (all of the role's when none are asked for). */

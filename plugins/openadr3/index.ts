@@ -1,4 +1,4 @@
-import { definePlugin, StorageToken } from '../../core/index.js';
+import { definePlugin, SecretsToken, StorageToken } from '../../core/index.js';
 import { Oa3Config } from './config.js';
 import { Oa3Token } from './api.js';
 import { clientsCommand } from './commands.js';
@@ -24,16 +24,19 @@ export const openadr3Plugin = definePlugin({
     description: 'OpenADR 3.1.0 VTN (REST, OAuth2 client credentials, object privacy)',
   },
   config: Oa3Config,
-  deps: { storage: StorageToken },
+  deps: { storage: StorageToken, secrets: SecretsToken },
   provides: { openadr3: Oa3Token },
   commands: { clients: clientsCommand },
   async start(ctx) {
-    const { storage } = ctx.deps;
+    const { storage, secrets } = ctx.deps;
     await storage.migrate('openadr3', oa3Migrations);
     const clients = new ClientRegistry(storage);
-    const tokens = new TokenService(storage, ctx.config.tokenTtlSeconds, ctx.config.externalAuth);
-    const dispatcher = new WebhookDispatcher(storage, ctx.config.webhooks, ctx.log);
+    const tokens = new TokenService(storage, secrets, ctx.config.tokenTtlSeconds, ctx.config.externalAuth);
+    const dispatcher = new WebhookDispatcher(storage, secrets, ctx.config.webhooks, ctx.log);
+    const store = new ObjectStore(storage, secrets);
     await tokens.init();
+    const sealed = await store.sealStoredBearers();
+    if (sealed > 0) ctx.log.info({ sealed }, 'sealed webhook bearer tokens stored in clear by an earlier version');
     await clients.seed(ctx.config.clients);
     let publisher: Publisher | undefined;
     let uris: string[] = [];
@@ -52,7 +55,7 @@ export const openadr3Plugin = definePlugin({
     }
     let bridge: Oa3Bridge | undefined;
     const deps: RouteDeps = {
-      store: new ObjectStore(storage),
+      store,
       clients,
       tokens,
       basePath: ctx.config.basePath,

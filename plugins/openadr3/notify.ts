@@ -1,5 +1,5 @@
 import type { SqlClient } from '../../core/index.js';
-import type { ObjectRow, ObjectStore } from './objects.js';
+import { NOTIFICATION_LABEL, type ObjectRow, type ObjectStore } from './objects.js';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE';
 
@@ -10,6 +10,7 @@ interface Match {
   targets: string[];
   role: 'bl' | 'ven' | null;
   url: string;
+  /** Sealed, as stored in the subscription body; copied into the outbox as it is. */
   bearer: string | null;
 }
 
@@ -78,7 +79,9 @@ export async function enqueueNotifications(
     const key = visible ? visible.join('\u0000') : '\u0001bl';
     let index = payloadIndex.get(key);
     if (index === undefined) {
-      index = payloads.push(notificationJson(op, row, represent(row, visible))) - 1;
+      // A subscription's representation holds its bearer tokens: its notification is stored sealed (opened to send).
+      const json = notificationJson(op, row, represent(row, visible));
+      index = payloads.push(row.object_type === 'SUBSCRIPTION' ? store.secrets.seal(json, NOTIFICATION_LABEL) : json) - 1;
       payloadIndex.set(key, index);
     }
     which.push(index + 1);

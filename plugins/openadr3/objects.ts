@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { GfError, type SqlClient, type Storage } from '../../core/index.js';
+import { GfError, SecretBox, type SqlClient, type Storage } from '../../core/index.js';
 import type { ObjectType } from '../../standards/openadr3/types.js';
 import { Oa3Errors } from './errors.js';
 
@@ -38,9 +38,62 @@ export function newObjectId(): string {
   return randomBytes(12).toString('base64url');
 }
 
-/** Queries over `oa3_objects`. Privacy and filters arrive as `Where` clauses built by the routes. */
+/** The label a subscription's webhook bearer tokens are sealed under (the outbox's copies keep it). */
+export const bearerLabel = (subscriptionId: string): string => `openadr3/subscription/${subscriptionId}`;
+
+type Ops = { bearerToken?: unknown }[] | undefined;
+
+/** A subscription body with each objectOperations[].bearerToken passed through `f` (other bodies as they are). */
+function mapBearers(row: { object_type: string; body: Record<string, unknown> }, f: (token: string) => string): Record<string, unknown> {
+  const ops = row.body.objectOperations as Ops;
+  if (row.object_type !== 'SUBSCRIPTION' || !Array.isArray(ops) || !ops.some((o) => typeof o?.bearerToken === 'string')) return row.body;
+  return { ...row.body, objectOperations: ops.map((o) => (typeof o?.bearerToken === 'string' ? { ...o, bearerToken: f(o.bearerToken) } : o)) };
+}
+
+/**
+ * Queries over `oa3_objects`. Privacy and filters arrive as `Where` clauses built by the routes. Webhook bearer
+ * tokens are secrets the VTN must present, so a subscription's are sealed in the stored body and opened when read:
+ * above this class every body is plaintext, in the table none is.
+ */
 export class ObjectStore {
-  constructor(private readonly storage: Storage) {}
+  constructor(
+    private readonly storage: Storage,
+    readonly secrets: SecretBox,
+  ) {}
+
+  private sealed(row: { id: string; object_type: string; body: Record<string, unknown> }): Record<string, unknown> {
+    return mapBearers(row, (t) => (SecretBox.isSealed(t) ? t : this.secrets.seal(t, bearerLabel(row.id))));
+  }
+
+  private opened(row: ObjectRow): ObjectRow {
+    if (row.object_type !== 'SUBSCRIPTION') return row;
+    return { ...row, body: mapBearers(row, (t) => (SecretBox.isSealed(t) ? this.secrets.openText(t, bearerLabel(row.id)) : t)) };
+  }
+
+  /** Seals bearer tokens stored in clear by earlier versions (subscriptions and queued deliveries), once, at start. */
+  async sealStoredBearers(): Promise<number> {
+    let n = 0;
+    const subs = await this.storage.query<ObjectRow>(`SELECT ${COLUMNS} FROM oa3_objects WHERE object_type = 'SUBSCRIPTION' AND body::text LIKE '%"bearerToken": "%'`);
+    for (const row of subs.rows) {
+      const body = this.sealed(row);
+      if (body === row.body || JSON.stringify(body) === JSON.stringify(row.body)) continue;
+      await this.storage.query('UPDATE oa3_objects SET body = $2 WHERE id = $1', [row.id, body]);
+      n++;
+    }
+    const queued = await this.storage.query<{ id: string; subscription_id: string; bearer_token: string }>(
+      `SELECT id::text AS id, subscription_id, bearer_token FROM oa3_outbox WHERE bearer_token IS NOT NULL AND bearer_token NOT LIKE 'gfs1.%'`,
+    );
+    for (const q of queued.rows) {
+      await this.storage.query('UPDATE oa3_outbox SET bearer_token = $2 WHERE id = $1::bigint', [q.id, this.secrets.seal(q.bearer_token, bearerLabel(q.subscription_id))]);
+      n++;
+    }
+    const notes = await this.storage.query<{ id: string; payload: string }>(`SELECT id::text AS id, payload FROM oa3_notifications WHERE payload LIKE '{"objectType":"SUBSCRIPTION"%'`);
+    for (const x of notes.rows) {
+      await this.storage.query('UPDATE oa3_notifications SET payload = $2 WHERE id = $1::bigint', [x.id, this.secrets.seal(x.payload, NOTIFICATION_LABEL)]);
+      n++;
+    }
+    return n;
+  }
 
   /**
    * Targets BL has granted to a VEN client: those of the ven objects with its clientID and of their
@@ -72,13 +125,13 @@ export class ObjectStore {
        ORDER BY o.created_ms, o.id`,
       [...where.params, type, skip, limit],
     );
-    return r.rows;
+    return type === 'SUBSCRIPTION' ? r.rows.map((x) => this.opened(x)) : r.rows;
   }
 
   async get(type: ObjectType, id: string, where: Where = new Where(), db: SqlClient = this.storage): Promise<ObjectRow | undefined> {
     const n = where.params.length;
     const r = await db.query<ObjectRow>(`SELECT ${COLUMNS} FROM oa3_objects WHERE object_type = $${n + 1} AND id = $${n + 2} ${where.sql()}`, [...where.params, type, id]);
-    return r.rows[0];
+    return r.rows[0] && this.opened(r.rows[0]);
   }
 
   async insert(row: Omit<ObjectRow, 'created_ms' | 'modified_ms'>, db: SqlClient = this.storage, now = Date.now()): Promise<ObjectRow> {
@@ -86,7 +139,7 @@ export class ObjectStore {
       await db.query(
         `INSERT INTO oa3_objects (id, object_type, created_ms, modified_ms, client_id, name, parent_id, program_id, end_ms, targets, body)
          VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10)`,
-        [row.id, row.object_type, now, row.client_id, row.name, row.parent_id, row.program_id, row.end_ms, row.targets, row.body],
+        [row.id, row.object_type, now, row.client_id, row.name, row.parent_id, row.program_id, row.end_ms, row.targets, this.sealed(row)],
       );
     } catch (e) {
       throw conflictOr(e, row);
@@ -100,7 +153,7 @@ export class ObjectStore {
     try {
       await db.query(
         `UPDATE oa3_objects SET modified_ms = $2, client_id = $3, name = $4, parent_id = $5, program_id = $6, end_ms = $7, targets = $8, body = $9 WHERE id = $1`,
-        [row.id, modified, row.client_id, row.name, row.parent_id, row.program_id, row.end_ms, row.targets, row.body],
+        [row.id, modified, row.client_id, row.name, row.parent_id, row.program_id, row.end_ms, row.targets, this.sealed(row)],
       );
     } catch (e) {
       throw conflictOr(e, row);
@@ -120,6 +173,9 @@ export class ObjectStore {
     await db.query('DELETE FROM oa3_objects WHERE id = $1', [row.id]);
   }
 }
+
+/** The label of a notification payload sealed because it shows a subscription (and so its bearer tokens). */
+export const NOTIFICATION_LABEL = 'openadr3/oa3_notifications';
 
 function conflictOr(e: unknown, row: { object_type: string; name: string | null }): unknown {
   if ((e as { code?: string }).code !== '23505') return e;

@@ -1,4 +1,5 @@
-import type { Logger, Storage } from '../../core/index.js';
+import { SecretBox, type Logger, type Storage } from '../../core/index.js';
+import { bearerLabel, NOTIFICATION_LABEL } from './objects.js';
 import { checkCallbackUrl, type WebhookPolicy } from './webhooks.js';
 
 export interface DispatcherOptions extends WebhookPolicy {
@@ -13,7 +14,9 @@ export interface DispatcherOptions extends WebhookPolicy {
 
 interface Due {
   id: number;
+  subscription_id: string;
   callback_url: string;
+  /** Sealed (opened just before sending). */
   bearer_token: string | null;
   /** The notification JSON, stored once per payload and sent as is. */
   payload: string;
@@ -40,6 +43,7 @@ export class WebhookDispatcher {
 
   constructor(
     private readonly storage: Storage,
+    private readonly secrets: SecretBox,
     private readonly opts: DispatcherOptions,
     private readonly log: Logger,
   ) {}
@@ -84,8 +88,8 @@ export class WebhookDispatcher {
            UPDATE oa3_outbox SET next_attempt_ms = $1 + ${LEASE_MS}
            WHERE id IN (SELECT id FROM oa3_outbox WHERE delivered_ms IS NULL AND NOT failed AND next_attempt_ms <= $1
                         ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)
-           RETURNING id, notification_id, callback_url, bearer_token, attempts)
-         SELECT c.id::float8 AS id, c.callback_url, c.bearer_token, c.attempts, n.payload
+           RETURNING id, notification_id, subscription_id, callback_url, bearer_token, attempts)
+         SELECT c.id::float8 AS id, c.subscription_id, c.callback_url, c.bearer_token, c.attempts, n.payload
          FROM claimed c JOIN oa3_notifications n ON n.id = c.notification_id`,
         [now, this.opts.concurrency * 4],
       );
@@ -110,11 +114,13 @@ export class WebhookDispatcher {
   private async deliver(n: Due): Promise<string | undefined> {
     try {
       await checkCallbackUrl(n.callback_url, this.opts);
+      const open = (v: string, label: string) => (SecretBox.isSealed(v) ? this.secrets.openText(v, label) : v);
+      const bearer = n.bearer_token ? open(n.bearer_token, bearerLabel(n.subscription_id)) : undefined;
       const res = await fetch(n.callback_url, {
         method: 'POST',
         redirect: 'manual',
-        headers: { 'content-type': 'application/json', ...(n.bearer_token ? { authorization: `Bearer ${n.bearer_token}` } : {}) },
-        body: n.payload,
+        headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
+        body: open(n.payload, NOTIFICATION_LABEL),
         signal: AbortSignal.timeout(this.opts.timeoutMs),
       });
       await res.arrayBuffer().catch(() => undefined);

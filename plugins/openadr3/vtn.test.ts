@@ -5,7 +5,7 @@ import path from 'node:path';
 import { SignJWT } from 'jose';
 import mqtt from 'mqtt';
 import { loadConfigOrThrow } from '../../core/config/config.js';
-import { createLogger, StorageToken } from '../../core/index.js';
+import { createLogger, SecretsToken, StorageToken } from '../../core/index.js';
 import { startServer, type RunningServer } from '../../core/server.js';
 import { waitFor } from '../../core/testing/wait.js';
 import { startReceiver } from './testing/receiver.js';
@@ -113,13 +113,14 @@ describe('OpenADR 3.1 VTN', function () {
       assert.equal((await call('not-a-jwt', 'GET', '/programs')).status, 401);
       // An expired token signed with the server's own key.
       const storage = server.host.resolve(StorageToken);
-      const key = (await storage.query<{ secret: string }>('SELECT secret FROM oa3_keys LIMIT 1')).rows[0]!.secret;
+      const sealed = (await storage.query<{ secret: string }>('SELECT secret FROM oa3_keys LIMIT 1')).rows[0]!.secret;
+      const key = server.host.resolve(SecretsToken).open(sealed, 'openadr3/oa3_keys/k1');
       const expired = await new SignJWT({ scope: 'read_all', role: 'bl' })
         .setProtectedHeader({ alg: 'HS256' })
         .setIssuer('gridflex')
         .setSubject('bl-1')
         .setExpirationTime(Math.floor(Date.now() / 1000) - 10)
-        .sign(Buffer.from(key, 'base64url'));
+        .sign(key);
       const exp = await call(expired, 'GET', '/programs');
       assert.equal(exp.status, 401);
       assert.match(exp.body.detail, /expired/);

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createLogger, type Address } from '../../../core/index.js';
+import { createLogger, SecretBox, type Address } from '../../../core/index.js';
 import { openStorage, type SqlStorage } from '../../storage/index.js';
 import { EmbeddedChain, type Chain } from '../chain.js';
 import { LedgerService } from '../ledger.js';
@@ -10,7 +10,8 @@ import { TxSigner, type Hex } from '../signer.js';
 import { WalletStore } from '../wallets.js';
 
 export const TEST_OPERATOR_KEY = '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d' as Hex;
-export const TEST_WALLET_KEY = Buffer.alloc(32, 7);
+/** The key-encryption key custodial keys are sealed under in these tests. */
+export const TEST_SECRETS = new SecretBox(Buffer.alloc(32, 7));
 export const silentLog = createLogger({ level: 'silent' });
 
 export interface TestLedger {
@@ -27,7 +28,7 @@ export async function buildLedger(storage: SqlStorage, chain: Chain, chainId = 1
     chain,
     storage,
     new TxSigner(operatorKey),
-    new WalletStore(storage, TEST_WALLET_KEY),
+    new WalletStore(storage, TEST_SECRETS),
     {
       chainId,
       gasPrice: 0n,

@@ -30,6 +30,7 @@ Commands:
   ven              run an OpenADR 3.1 VEN against a VTN
   ven2b            run an OpenADR 2.0b VEN against a VTN
   conformance      run a conformance suite against any VTN (gridflex conformance --help)
+  usecases         list and export the eDREAM use cases as IEC 62559 models (gridflex usecases --help)
 
 Options: --help on any command, --version`,
   serve: `Usage: gridflex serve [--port N] [--host ADDR] [--config FILE] [--data DIR]
@@ -100,6 +101,8 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
         return await ven2bCommand(rest, io);
       case 'conformance':
         return await conformanceCommand(rest, io);
+      case 'usecases':
+        return await usecasesCommand(rest, io);
       default:
         return await pluginCommand(command, rest, io);
     }
@@ -336,6 +339,14 @@ const CONFORMANCE_MODULE = '../../conformance/cli.js';
 async function conformanceCommand(args: string[], io: CliIo): Promise<number> {
   const mod = (await import(sameFileAsSources(new URL(CONFORMANCE_MODULE, import.meta.url).href))) as { conformanceMain(args: string[], io: CliIo): Promise<number> };
   return mod.conformanceMain(args, io);
+}
+
+/** The use case models live in conformance/usecases/ and are loaded the same way. */
+const USECASES_MODULE = '../../conformance/usecases/cli.js';
+
+async function usecasesCommand(args: string[], io: CliIo): Promise<number> {
+  const mod = (await import(sameFileAsSources(new URL(USECASES_MODULE, import.meta.url).href))) as { usecasesMain(args: string[], io: CliIo): Promise<number> };
+  return mod.usecasesMain(args, io);
 }
 
 async function ven2bCommand(args: string[], io: CliIo): Promise<number> {

@@ -61,9 +61,14 @@ export const p2pMarketPlugin = definePlugin({
       await job.progress(33);
       const now = await ledger.chainTime();
       const { rows } = await storage.query<{ id: string; state: string; gate_closure: string; slot_start: string; slot_end: string }>(
-        "SELECT id, state, gate_closure, slot_start, slot_end FROM mkt_sessions WHERE state IN ('open', 'cleared') ORDER BY id",
+        "SELECT id, state, gate_closure, slot_start, slot_end FROM mkt_sessions WHERE state IN ('open', 'cleared') OR (state = 'voided' AND settlement IS NULL) ORDER BY id",
       );
       for (const s of rows) {
+        if (s.state === 'voided') {
+          // Cancelled, but a crash interrupted its refunds: finish them.
+          await service.cancelSession(Number(s.id));
+          continue;
+        }
         if (s.state === 'open' && now >= Number(s.gate_closure)) {
           // A clearing that fails is retried on the next run; once delivery has begun without a clearing, the
           // session is cancelled so that no escrow stays locked.

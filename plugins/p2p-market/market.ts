@@ -825,6 +825,8 @@ export class MarketService {
         for (let i = 0; i < open.length; i += 500) await this.ledger.send('MarketSession', 'withdraw', [open.slice(i, i + 500)], { from: p.wallet });
         refunded[id] = String(amount);
       }
+      // Recorded once every escrow is back; until then the market job finishes the refunds (after a crash).
+      await this.db.query('UPDATE mkt_sessions SET settlement = $2 WHERE id = $1', [sessionId, JSON.stringify({ refunded })]);
       return { session: sessionId, state: 'voided', refunded };
     });
   }

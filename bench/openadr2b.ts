@@ -188,7 +188,18 @@ export async function benchOpenadr2b(root: string): Promise<Row[]> {
           fleet.push({ venID: await register(base, agent, name, signed, i, authorization), agent, ...(authorization ? { authorization } : {}) });
         }
         // One poll each first: a VEN's first poll after registering computes its view of the events.
-        await Promise.all(fleet.map(async (v, i) => post(`${base}/OadrPoll`, v.agent, signed ? signPayload('oadrPoll', { venID: v.venID }, identity(i)) : encodePayload('oadrPoll', { venID: v.venID }), v.authorization)));
+        // (A keep-alive socket the server closed while the others registered may be reset: such a poll is sent again.)
+        await Promise.all(
+          fleet.map(async (v, i) => {
+            for (let attempt = 0; ; attempt++) {
+              try {
+                return await post(`${base}/OadrPoll`, v.agent, signed ? signPayload('oadrPoll', { venID: v.venID }, identity(i)) : encodePayload('oadrPoll', { venID: v.venID }), v.authorization);
+              } catch (e) {
+                if ((e as { code?: string }).code !== 'ECONNRESET' || attempt >= 3) throw e;
+              }
+            }
+          }),
+        );
         for (const c of [1, 100, 1000]) {
           const active = fleet.slice(0, c);
           const seconds = c === 1 ? 4 : 6;

@@ -367,6 +367,8 @@ export class Oa2Vtn {
         const claimed = await this.claim(basic.user, { fingerprint: null, secretHash: await hashSecret(basic.secret) });
         if (typeof claimed === 'string') return fail(ResponseCode.NOT_REGISTERED_OR_AUTHORIZED, claimed);
         ven = claimed;
+        // Its hash was made from this very secret: its first poll need not run scrypt again.
+        this.verified.set(ven.ven_id, createHash('sha256').update(basic.secret).digest());
       }
     }
     if (b.venID !== undefined && b.venID !== ven.ven_id) return fail(ResponseCode.INVALID_ID, `venID '${String(b.venID)}' is not this VEN's (${ven.ven_id})`);

@@ -21,6 +21,7 @@ import { benchAnalytics } from './analytics.js';
 import { benchMarket, benchMarketSession } from './market.js';
 import { benchDevices } from './devices.js';
 import { benchOpenadr2b } from './openadr2b.js';
+import { benchAuth } from './auth.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const METERS = 1000;
@@ -212,6 +213,7 @@ async function main() {
 
   rows.push(...(await benchOpenadr3(ROOT)));
   rows.push(...(await benchOpenadr2b(ROOT)));
+  rows.push(...(await benchAuth(ROOT, progress)));
   rows.push(...(await benchLedger()));
   rows.push(...(await benchAnalytics(ROOT)));
   rows.push(...(await benchMarket()));
@@ -254,7 +256,12 @@ async function only(prefix: string, run: () => Promise<Row[]>) {
   process.stdout.write(lines.join('\n') + '\n');
 }
 
-if (process.argv.includes('--only=openadr2b')) {
+if (process.argv.includes('--only=auth')) {
+  only('auth:', () => benchAuth(ROOT, progress)).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+} else if (process.argv.includes('--only=openadr2b')) {
   execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
   only('OpenADR 2.0b:', () => benchOpenadr2b(ROOT)).catch((e) => {
     console.error(e);

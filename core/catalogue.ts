@@ -22,6 +22,7 @@ export const CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
   storage: { module: '../adapters/storage/index.js', kernel: true, enabledByDefault: true },
   scheduler: { module: '../adapters/scheduler/index.js', kernel: true, enabledByDefault: true },
   secrets: { module: './secrets.js', kernel: true, enabledByDefault: true },
+  parties: { module: './auth/plugin.js', kernel: true, enabledByDefault: true },
   ledger: { module: '../adapters/ledger/index.js', kernel: false, enabledByDefault: true },
   devices: { module: '../adapters/devices/index.js', kernel: false, enabledByDefault: true },
   openadr3: { module: '../plugins/openadr3/index.js', kernel: false, enabledByDefault: true },
@@ -33,6 +34,7 @@ export const CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
   'pv-degradation': { module: '../plugins/pv-degradation/index.js', kernel: false, enabledByDefault: true },
   'p2p-market': { module: '../plugins/p2p-market/index.js', kernel: false, enabledByDefault: true },
   hmi: { module: '../plugins/hmi/index.js', kernel: false, enabledByDefault: true },
+  demo: { module: '../plugins/demo/index.js', kernel: false, enabledByDefault: true },
   example: { module: '../plugins/example/index.js', kernel: false, enabledByDefault: false },
 };
 

@@ -3,9 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfigOrThrow } from './config/config.js';
-import { createLogger, definePlugin, GfError, Router, StorageToken } from './index.js';
+import { access, createLogger, definePlugin, GfError, Router, StorageToken } from './index.js';
 import { startServer } from './server.js';
 import { sleep } from './testing/wait.js';
+import { OPERATOR, OPERATOR_ENV } from './testing/operator.js';
 
 const log = createLogger({ level: 'silent' });
 
@@ -14,7 +15,7 @@ const slow = definePlugin({
   manifest: { id: 'slow', version: '1.0.0' },
   async start(ctx) {
     const r = new Router();
-    r.get('/wait/:ms', async (http) => {
+    r.get('/wait/:ms', access.public('test'), async (http) => {
       await sleep(Number(http.params.ms));
       http.body = { waited: Number(http.params.ms) };
     });
@@ -26,21 +27,21 @@ describe('server', function () {
   this.timeout(120_000);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gf-server-'));
   const config = (extra: Record<string, string> = {}) =>
-    loadConfigOrThrow({ env: { GRIDFLEX__plugins__example__config__greeting: 'Moin', ...extra }, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
+    loadConfigOrThrow({ env: { ...OPERATOR_ENV, GRIDFLEX__plugins__example__config__greeting: 'Moin', ...extra }, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('boots the example plugin on the embedded engine, and its data survives a restart', async () => {
     let s = await startServer({ config: config(), log });
     try {
       assert.equal((await fetch(`${s.url}/ready`)).status, 200);
-      const res = await fetch(`${s.url}/api/example/greetings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"Ada"}' });
+      const res = await fetch(`${s.url}/api/example/greetings`, { method: 'POST', headers: { ...OPERATOR,  'content-type': 'application/json' }, body: '{"name":"Ada"}' });
       assert.equal(res.status, 201);
       assert.deepEqual(await res.json(), { message: 'Moin, Ada!', count: 1 });
-      const bad = await fetch(`${s.url}/api/example/greetings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":42}' });
+      const bad = await fetch(`${s.url}/api/example/greetings`, { method: 'POST', headers: { ...OPERATOR,  'content-type': 'application/json' }, body: '{"name":42}' });
       assert.equal(bad.status, 400);
       const problem = (await bad.json()) as { code: string; detail: string; field: string };
       assert.deepEqual([problem.code, problem.field, problem.detail], ['GF_VALIDATION_FAILED', 'name', 'name: must be string']);
-      const extra = await fetch(`${s.url}/api/example/greetings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"Ada 2","shout":true}' });
+      const extra = await fetch(`${s.url}/api/example/greetings`, { method: 'POST', headers: { ...OPERATOR,  'content-type': 'application/json' }, body: '{"name":"Ada 2","shout":true}' });
       const both = ((await extra.json()) as { detail: string }).detail;
       assert.match(both, /shout: is not a known key/);
       assert.match(both, /name: must match pattern/);
@@ -49,7 +50,7 @@ describe('server', function () {
     }
     s = await startServer({ config: config(), log });
     try {
-      const res = await fetch(`${s.url}/api/example/greetings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"Grace"}' });
+      const res = await fetch(`${s.url}/api/example/greetings`, { method: 'POST', headers: { ...OPERATOR,  'content-type': 'application/json' }, body: '{"name":"Grace"}' });
       assert.deepEqual(await res.json(), { message: 'Moin, Grace!', count: 2 });
     } finally {
       await s.close();
@@ -58,7 +59,7 @@ describe('server', function () {
 
   it('lets in-flight requests finish on shutdown and refuses new connections after', async () => {
     const s = await startServer({ config: config(), log, extraPlugins: [slow] });
-    const inflight = fetch(`${s.url}/api/slow/wait/700`);
+    const inflight = fetch(`${s.url}/api/slow/wait/700`, { headers: OPERATOR });
     await sleep(150);
     const closing = s.close();
     const res = await inflight;
@@ -98,7 +99,7 @@ describe('server', function () {
 
   it('refuses to boot with an unknown plugin in the config', async () => {
     await assert.rejects(
-      startServer({ config: loadConfigOrThrow({ env: { GRIDFLEX__plugins__nosuch__enabled: 'true' }, overrides: { port: 0, dataDir: path.join(dir, 'x') } }), log }),
+      startServer({ config: loadConfigOrThrow({ env: { ...OPERATOR_ENV, GRIDFLEX__plugins__nosuch__enabled: 'true' }, overrides: { port: 0, dataDir: path.join(dir, 'x') } }), log }),
       (e: unknown) => e instanceof GfError && e.code === 'GF_PLUGIN_UNKNOWN' && /nosuch/.test(e.message),
     );
   });

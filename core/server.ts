@@ -7,6 +7,7 @@ import type { GridflexConfig } from './config/config.js';
 import { createRootContainer } from './di.js';
 import { GfError, KernelErrors } from './errors.js';
 import { readDataDirLock } from './datadir-lock.js';
+import { AuthorizerToken } from './auth/access.js';
 import { createHttpApp, type HttpApp } from './http/app.js';
 import { Metrics } from './http/metrics.js';
 import { kernelServices, VERSION } from './kernel.js';
@@ -75,6 +76,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     metrics,
     bodyLimitBytes: config.server.bodyLimitBytes,
     apiTokens: config.server.apiTokens,
+    metricsAccess: config.server.metricsAccess,
     version: VERSION,
     pluginStatus: () => host.status(),
     readinessChecks: () => host.readiness(),
@@ -119,7 +121,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     await close();
     throw e;
   }
-  app.mount(host.mounts);
+  app.mount(host.mounts, host.resolve(AuthorizerToken));
   app.setPhase('ready');
   writeServerInfo(config.dataDir, { pid: process.pid, url, startedAt: new Date().toISOString() });
   log.info({ ms: Date.now() - t0, plugins: host.status().map((p) => p.id) }, 'ready');

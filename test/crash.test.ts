@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { sleep } from '../core/testing/wait.js';
 import { exited, ROOT, serve } from './process.js';
+import { OPERATOR } from '../core/testing/operator.js';
 
 describe('crash safety (SIGKILL during a burst of acknowledged writes)', function () {
   this.timeout(180_000);
@@ -22,7 +23,7 @@ describe('crash safety (SIGKILL during a burst of acknowledged writes)', functio
       while (!stop) {
         const n = next++;
         try {
-          const res = await fetch(`${first.url}/api/ack/batches/${n}`, { method: 'POST' });
+          const res = await fetch(`${first.url}/api/ack/batches/${n}`, { headers: OPERATOR, method: 'POST' });
           if (res.status === 201) acked.add(n);
         } catch {
           return; // connection died with the server
@@ -39,7 +40,7 @@ describe('crash safety (SIGKILL during a burst of acknowledged writes)', functio
 
     const second = await serve(['--config', config, '--port', '0']);
     try {
-      const body = (await (await fetch(`${second.url}/api/ack/batches`)).json()) as { perMeter: number[][] };
+      const body = (await (await fetch(`${second.url}/api/ack/batches`, { headers: OPERATOR })).json()) as { perMeter: number[][] };
       assert.equal(body.perMeter.length, 50);
       for (const stored of body.perMeter) {
         const have = new Set(stored);
@@ -67,7 +68,7 @@ describe('crash safety (SIGKILL during a burst of acknowledged writes)', functio
       while (!stop) {
         const n = next++;
         try {
-          const res = await fetch(`${first.url}/api/ledgerack/issues/${n}`, { method: 'POST' });
+          const res = await fetch(`${first.url}/api/ledgerack/issues/${n}`, { headers: OPERATOR, method: 'POST' });
           if (res.status === 201) acked.add(n);
         } catch {
           return;
@@ -83,7 +84,7 @@ describe('crash safety (SIGKILL during a burst of acknowledged writes)', functio
 
     const second = await serve(['--config', cfg, '--port', '0']);
     try {
-      const body = (await (await fetch(`${second.url}/api/ledgerack/issues`)).json()) as { refs: number[]; balance: string };
+      const body = (await (await fetch(`${second.url}/api/ledgerack/issues`, { headers: OPERATOR })).json()) as { refs: number[]; balance: string };
       const have = new Set(body.refs);
       assert.deepEqual([...acked].filter((n) => !have.has(n)), [], 'acknowledged ledger transactions lost after SIGKILL');
       // The balance is the sum of exactly the issues the chain holds: nothing applied twice.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { declaredErrorCodes, KernelErrors, LedgerErrors } from '../core/index.js';
+import { AuthErrors, declaredErrorCodes, KernelErrors, LedgerErrors } from '../core/index.js';
 import { Oa3Errors } from '../plugins/openadr3/errors.js';
 import { MeterDataErrors } from '../plugins/meter-data/errors.js';
 import { ForecastErrors } from '../plugins/forecasting/errors.js';
@@ -24,7 +24,7 @@ describe('docs stay true', () => {
   });
 
   const tables: [string, Record<string, string>][] = [
-    ['docs/errors.md', { ...KernelErrors, ...VenErrors, ...LedgerErrors }],
+    ['docs/errors.md', { ...KernelErrors, ...VenErrors, ...LedgerErrors, ...AuthErrors }],
     ['plugins/openadr3/README.md', Oa3Errors],
     ['plugins/meter-data/README.md', MeterDataErrors],
     ['plugins/forecasting/README.md', ForecastErrors],

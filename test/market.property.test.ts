@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { mulberry32 } from '../plugins/forecasting/forest.js';
 import { exited, ROOT, serve } from './process.js';
+import { OPERATOR } from '../core/testing/operator.js';
 
 /**
  * Market property test (issue 25): concurrent orders, amendments, withdrawals, token purchases, clearings and
@@ -82,7 +83,7 @@ describe('market property: concurrent orders, amendments, cancellations and clea
   const serverErrors: string[] = [];
 
   async function call(url: string, method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
-    const res = await fetch(`${url}${p}`, { method, headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    const res = await fetch(`${url}${p}`, { method, headers: { ...OPERATOR, ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
     const text = await res.text();
     const parsed = text ? JSON.parse(text) : null;
     if (res.status >= 500) serverErrors.push(`${method} ${p}: ${text}`);

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { OPERATOR_ENV } from '../core/testing/operator.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -9,7 +10,7 @@ export function gridflex(args: string[], env: NodeJS.ProcessEnv = {}): ChildProc
   return spawn(process.execPath, [path.join(ROOT, 'bin/gridflex.js'), ...args], {
     cwd: ROOT,
     // The embedded engine unless a test asks for a server: these tests are about one data folder.
-    env: { ...process.env, GRIDFLEX_FROM_SOURCE: '1', LOG_LEVEL: 'warn', DATABASE_URL: '', ...env },
+    env: { ...process.env, GRIDFLEX_FROM_SOURCE: '1', LOG_LEVEL: 'warn', DATABASE_URL: '', ...OPERATOR_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }

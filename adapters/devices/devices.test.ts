@@ -6,6 +6,7 @@ import { loadConfigOrThrow } from '../../core/config/config.js';
 import { createLogger } from '../../core/index.js';
 import { startServer } from '../../core/server.js';
 import { SunSpecSimulator } from './simulators/sunspec-server.js';
+import { OPERATOR, OPERATOR_ENV } from '../../core/testing/operator.js';
 
 describe('devices plugin: registry, polling into the time-series store, set points verified', function () {
   this.timeout(120_000);
@@ -17,7 +18,7 @@ describe('devices plugin: registry, polling into the time-series store, set poin
   let battery: SunSpecSimulator;
   let meter: SunSpecSimulator;
   const api = async (method: string, p: string, body?: unknown) => {
-    const res = await fetch(`${server.url}${p}`, { method, ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }) });
+    const res = await fetch(`${server.url}${p}`, { method, headers: { ...OPERATOR, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
     const text = await res.text();
     return { status: res.status, body: text.startsWith('{') || text.startsWith('[') ? (JSON.parse(text) as any) : text };
   };
@@ -28,7 +29,7 @@ describe('devices plugin: registry, polling into the time-series store, set poin
     battery = await new SunSpecSimulator({ kind: 'battery', ratedW: 3000, capacityWh: 10 }).start();
     meter = await new SunSpecSimulator({ kind: 'meter', loadW: () => 1500, pvW: () => 500 }).start();
     sims.push(pv, faulty, battery, meter);
-    const config = loadConfigOrThrow({ env: {}, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
+    const config = loadConfigOrThrow({ env: { ...OPERATOR_ENV }, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
     config.plugins.devices = { enabled: true, config: { devices: [{ id: 'roof', nature: 'PvInverter', sunspec: true, ratedW: 5000, pollSeconds: 60, responseTimeS: 0, endpoint: { port: pv.port } }] } };
     server = await startServer({ config, log: createLogger({ level: 'silent' }) });
   });

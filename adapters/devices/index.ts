@@ -1,6 +1,6 @@
 import path from 'node:path';
 import client from 'prom-client';
-import { createToken, definePlugin, GfError, isGfError, MetricsRegistryToken, Router, StorageToken } from '../../core/index.js';
+import { access, ref, createToken, definePlugin, GfError, isGfError, MetricsRegistryToken, Router, StorageToken } from '../../core/index.js';
 import { DevicesConfig } from './config.js';
 import { DeviceErrors } from './errors.js';
 import { simulateCommand } from './simulate.js';
@@ -95,15 +95,16 @@ export const devicesPlugin = definePlugin({
     const manager = new DeviceManager(() => readings, ctx.log, onState, path.join(ctx.kernel.dataDir || '.', 'pki'));
     ctx.onStop(() => manager.stop());
     const r = new Router();
-    r.get('/', (http) => {
-      http.body = manager.states();
+    r.get('/', access.signedIn(), async (http) => {
+      const seen = await http.state.auth!.authorizer.visible(http.state.caller!, 'device');
+      http.body = manager.states().filter((s) => seen === 'all' || seen.has(s.id));
     });
-    r.post('/', (http) => {
+    r.post('/', access.roles(['operator']), (http) => {
       http.status = 201;
       http.body = manager.add(normalise(http.request.body));
     });
     /** An event signal applied to the devices (the control loop's last step; the VEN calls the same). */
-    r.post('/signals', async (http) => {
+    r.post('/signals', access.roles(['operator']), async (http) => {
       const b = (http.request.body ?? {}) as { type?: unknown; value?: unknown; devices?: unknown };
       const types = ['IMPORT_CAPACITY_LIMIT', 'EXPORT_CAPACITY_LIMIT', 'SIMPLE', 'PRICE'];
       if (typeof b.type !== 'string' || !types.includes(b.type)) throw new GfError(DeviceErrors.GF_DEVICE_BAD_MAP, `type: one of ${types.join(', ')}`, { data: { field: 'type' } });
@@ -111,14 +112,15 @@ export const devicesPlugin = definePlugin({
       if (b.devices !== undefined && !(Array.isArray(b.devices) && b.devices.every((x) => typeof x === 'string'))) throw new GfError(DeviceErrors.GF_DEVICE_BAD_MAP, 'devices: a list of device ids', { data: { field: 'devices' } });
       http.body = await manager.applySignal(b.type as never, b.value, b.devices as string[] | undefined);
     });
-    r.get('/:id', (http) => {
+    const device = { owns: (c: { params: Record<string, string> }) => ref.device(c.params.id), owner: 'a device at its own site, or its portfolio\'s' };
+    r.get('/:id', access.roles(['aggregator', 'prosumer'], device), (http) => {
       manager.get(http.params.id!);
       http.body = manager.states().find((s) => s.id === http.params.id);
     });
-    r.post('/:id/poll', async (http) => {
+    r.post('/:id/poll', access.roles(['aggregator', 'prosumer'], device), async (http) => {
       http.body = await manager.poll(http.params.id!);
     });
-    r.post('/:id/setpoints', async (http) => {
+    r.post('/:id/setpoints', access.roles(['aggregator', 'prosumer'], device), async (http) => {
       const b = (http.request.body ?? {}) as { name?: unknown; value?: unknown };
       if (typeof b.name !== 'string') throw new GfError(DeviceErrors.GF_DEVICE_BAD_MAP, 'name: the set point name', { data: { field: 'name' } });
       http.body = await manager.setpoint(http.params.id!, b.name, b.value as number);

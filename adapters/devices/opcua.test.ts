@@ -7,6 +7,7 @@ import { createLogger } from '../../core/index.js';
 import { startServer } from '../../core/server.js';
 import { OpcuaSimulator } from './simulators/opcua-server.js';
 import { SunSpecSimulator } from './simulators/sunspec-server.js';
+import { OPERATOR, OPERATOR_ENV } from '../../core/testing/operator.js';
 
 describe('devices over OPC UA (node-opcua) against the simulator on loopback', function () {
   this.timeout(180_000);
@@ -15,7 +16,7 @@ describe('devices over OPC UA (node-opcua) against the simulator on loopback', f
   let port: number;
   let server: Awaited<ReturnType<typeof startServer>>;
   const api = async (method: string, p: string, body?: unknown) => {
-    const res = await fetch(`${server.url}${p}`, { method, ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }) });
+    const res = await fetch(`${server.url}${p}`, { method, headers: { ...OPERATOR, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
     return { status: res.status, body: (await res.json()) as any };
   };
   const ua = (extra: Record<string, unknown> = {}) => ({ endpointUrl: `opc.tcp://127.0.0.1:${port}`, username: 'operator', password: 'secret', timeoutMs: 3000, ...extra });
@@ -23,7 +24,7 @@ describe('devices over OPC UA (node-opcua) against the simulator on loopback', f
   before(async () => {
     port = await SunSpecSimulator.freePort();
     sim = await new OpcuaSimulator({ ratedW: 5000, irradiance: 800, capacityWh: 5, users: { operator: 'secret' }, pkiDir: path.join(dir, 'sim-pki') }).start(port);
-    const config = loadConfigOrThrow({ env: {}, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
+    const config = loadConfigOrThrow({ env: { ...OPERATOR_ENV }, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
     config.plugins.devices = {
       enabled: true,
       config: {

@@ -8,6 +8,7 @@ import { startServer } from '../../core/server.js';
 import { DeviceManagerToken } from './index.js';
 import { SunSpecSimulator } from './simulators/sunspec-server.js';
 import { activePayloads, VenDeviceDriver } from './ven-driver.js';
+import { OPERATOR_ENV } from '../../core/testing/operator.js';
 
 describe('devices: an OpenADR 3.1 event through the VEN to a device and back', function () {
   this.timeout(120_000);
@@ -24,7 +25,7 @@ describe('devices: an OpenADR 3.1 event through the VEN to a device and back', f
 
   it('curtails the PV inverter while an export-limit event is active, then releases it', async () => {
     pv = await new SunSpecSimulator({ kind: 'pv', ratedW: 5000, irradiance: 800 }).start();
-    const config = loadConfigOrThrow({ env: {}, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
+    const config = loadConfigOrThrow({ env: { ...OPERATOR_ENV }, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
     config.plugins.openadr3 = {
       enabled: true,
       config: {
@@ -64,11 +65,11 @@ describe('devices: an OpenADR 3.1 event through the VEN to a device and back', f
   });
 
   it('runs from config: a VEN in the devices plugin follows another server\'s VTN', async () => {
-    const vtnConfig = loadConfigOrThrow({ env: {}, overrides: { port: 0, dataDir: path.join(dir, 'vtn') } });
+    const vtnConfig = loadConfigOrThrow({ env: { ...OPERATOR_ENV }, overrides: { port: 0, dataDir: path.join(dir, 'vtn') } });
     vtnConfig.plugins.openadr3 = { enabled: true, config: { clients: [{ clientId: 'utility', clientSecret: 'utility-secret-1', role: 'bl', name: 'Utility' }, { clientId: 'site-9', clientSecret: 'site-9-secret-1', role: 'ven', name: 'Site 9' }] } };
     const vtn = await startServer({ config: vtnConfig, log: createLogger({ level: 'silent' }) });
     const pv2 = await new SunSpecSimulator({ kind: 'pv', ratedW: 5000, irradiance: 800 }).start();
-    const siteConfig = loadConfigOrThrow({ env: {}, overrides: { port: 0, dataDir: path.join(dir, 'site') } });
+    const siteConfig = loadConfigOrThrow({ env: { ...OPERATOR_ENV }, overrides: { port: 0, dataDir: path.join(dir, 'site') } });
     siteConfig.plugins.devices = {
       enabled: true,
       config: {

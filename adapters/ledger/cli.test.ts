@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { exited, run, serve } from '../../test/process.js';
+import { OPERATOR } from '../../core/testing/operator.js';
 
 describe('gridflex ledger (command)', function () {
   this.timeout(120_000);
@@ -33,7 +34,7 @@ describe('gridflex ledger (command)', function () {
 
     const s = await serve(['--port', '0', '--data', data]);
     try {
-      const served = (await (await fetch(`${s.url}/api/ledger`)).json()) as { operator: string; contracts: Record<string, string> };
+      const served = (await (await fetch(`${s.url}/api/ledger`, { headers: OPERATOR })).json()) as { operator: string; contracts: Record<string, string> };
       assert.deepEqual(served.contracts, i.contracts, 'the chain replayed from the journal, not deployed again');
       assert.equal(served.operator, i.operator);
     } finally {

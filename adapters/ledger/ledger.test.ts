@@ -16,6 +16,7 @@ import { ledgerMigrations } from './migrations.js';
 import { addressOf, randomPrivateKey, TxSigner, type Hex } from './signer.js';
 import { buildLedger, openTestLedger, TEST_OPERATOR_KEY, tokens, type TestLedger } from './testing/harness.js';
 import { WalletStore } from './wallets.js';
+import { OPERATOR, OPERATOR_ENV } from '../../core/testing/operator.js';
 
 const bytes32 = (s: string) => `0x${Buffer.from(s).toString('hex').padEnd(64, '0')}`;
 
@@ -277,22 +278,22 @@ describe('ledger HTTP API', function () {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('serves addresses, the event mirror and a read-only JSON-RPC relay; refuses what it must', async () => {
-    const config = loadConfigOrThrow({ env: {}, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
+    const config = loadConfigOrThrow({ env: { ...OPERATOR_ENV }, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
     const server = await startServer({ config, log: createLogger({ level: 'silent' }) });
     try {
-      const info = (await (await fetch(`${server.url}/api/ledger`)).json()) as { chainId: number; contracts: Record<string, Address>; evmVersion: string };
+      const info = (await (await fetch(`${server.url}/api/ledger`, { headers: OPERATOR })).json()) as { chainId: number; contracts: Record<string, Address>; evmVersion: string };
       assert.equal(info.chainId, 1337);
       assert.equal(info.evmVersion, 'cancun');
       assert.match(info.contracts.MarketSession!, /^0x[0-9a-f]{40}$/);
-      const events = (await (await fetch(`${server.url}/api/ledger/events?contract=EnergyToken&event=RoleGranted`)).json()) as unknown[];
+      const events = (await (await fetch(`${server.url}/api/ledger/events?contract=EnergyToken&event=RoleGranted`, { headers: OPERATOR })).json()) as unknown[];
       assert.equal(events.length, 2);
-      const bad = await fetch(`${server.url}/api/ledger/events?limit=0`);
+      const bad = await fetch(`${server.url}/api/ledger/events?limit=0`, { headers: OPERATOR });
       assert.equal(bad.status, 400);
       assert.equal(((await bad.json()) as { code: string }).code, 'GF_VALIDATION_FAILED');
-      assert.equal((await fetch(`${server.url}/api/ledger/events?contract=Nope`)).status, 400);
-      assert.equal((await fetch(`${server.url}/api/ledger/events?colour=red`)).status, 400);
+      assert.equal((await fetch(`${server.url}/api/ledger/events?contract=Nope`, { headers: OPERATOR })).status, 400);
+      assert.equal((await fetch(`${server.url}/api/ledger/events?colour=red`, { headers: OPERATOR })).status, 400);
       const rpc = (body: unknown) =>
-        fetch(`${server.url}/api/ledger/rpc`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<Record<string, unknown>>);
+        fetch(`${server.url}/api/ledger/rpc`, { method: 'POST', headers: { ...OPERATOR,  'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<Record<string, unknown>>);
       assert.equal((await rpc({ jsonrpc: '2.0', id: 1, method: 'eth_chainId' })).result, '0x539');
       const code = await rpc({ jsonrpc: '2.0', id: 2, method: 'eth_getCode', params: [info.contracts.EnergyToken, 'latest'] });
       assert.ok(String(code.result).length > 100);
@@ -306,15 +307,15 @@ describe('ledger HTTP API', function () {
   });
 
   it('refuses to start on a remote node without an operator key, naming the setting', async () => {
-    const config = loadConfigOrThrow({ env: { LEDGER_RPC_URL: 'http://127.0.0.1:9' }, overrides: { port: 0, dataDir: path.join(dir, 'data2') } });
+    const config = loadConfigOrThrow({ env: { ...OPERATOR_ENV, LEDGER_RPC_URL: 'http://127.0.0.1:9' }, overrides: { port: 0, dataDir: path.join(dir, 'data2') } });
     await assert.rejects(startServer({ config, log: createLogger({ level: 'silent' }) }), (e: Error) => /operatorKey/.test(e.message));
   });
 
   it('uses the configured operator key', async () => {
-    const config = loadConfigOrThrow({ env: { LEDGER_OPERATOR_KEY: TEST_OPERATOR_KEY }, overrides: { port: 0, dataDir: path.join(dir, 'data3') } });
+    const config = loadConfigOrThrow({ env: { ...OPERATOR_ENV, LEDGER_OPERATOR_KEY: TEST_OPERATOR_KEY }, overrides: { port: 0, dataDir: path.join(dir, 'data3') } });
     const server = await startServer({ config, log: createLogger({ level: 'silent' }) });
     try {
-      const info = (await (await fetch(`${server.url}/api/ledger`)).json()) as { operator: string };
+      const info = (await (await fetch(`${server.url}/api/ledger`, { headers: OPERATOR })).json()) as { operator: string };
       assert.equal(info.operator, addressOf(TEST_OPERATOR_KEY));
     } finally {
       await server.close();

@@ -1,4 +1,4 @@
-import { GfError, LedgerErrors, Router, invalidParam } from '../../core/index.js';
+import { access, GfError, LedgerErrors, Router, invalidParam } from '../../core/index.js';
 import { CONTRACT_NAMES } from './abi.js';
 import { EVM_VERSION, SOLC_VERSION } from '../../contracts/_generated/index.js';
 import type { LedgerService } from './ledger.js';
@@ -21,7 +21,7 @@ function intParam(v: unknown, name: string, min: number, max: number): number | 
 /** `/api/ledger`: contract addresses, the event mirror, and the embedded EVM's read-only JSON-RPC. */
 export function ledgerRouter(l: LedgerService, exposeRpc: boolean): Router {
   const r = new Router();
-  r.get('/', async (ctx) => {
+  r.get('/', access.signedIn(), async (ctx) => {
         ctx.body = {
       chainId: l.chainId,
       embedded: l.embedded,
@@ -32,7 +32,7 @@ export function ledgerRouter(l: LedgerService, exposeRpc: boolean): Router {
       evmVersion: EVM_VERSION,
     };
   });
-  r.get('/events', async (ctx) => {
+  r.get('/events', access.roles(['dso', 'aggregator']), async (ctx) => {
     const q = ctx.query;
     for (const k of Object.keys(q)) {
       if (!['contract', 'event', 'afterId', 'limit'].includes(k) && !k.startsWith('arg.')) {
@@ -56,7 +56,7 @@ export function ledgerRouter(l: LedgerService, exposeRpc: boolean): Router {
     });
   });
   if (exposeRpc) {
-    r.post('/rpc', async (ctx) => {
+    r.post('/rpc', access.roles(['dso', 'aggregator']), async (ctx) => {
             if (!l.embedded) throw new GfError(LedgerErrors.GF_LEDGER_UNSUPPORTED, 'connect to the ledger node directly; this server relays only its embedded EVM');
       const body = ctx.request.body as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown } | undefined;
       const id = body && (typeof body.id === 'number' || typeof body.id === 'string') ? body.id : null;

@@ -106,9 +106,9 @@ describe('conformance/usecases: the eDREAM use cases as IEC 62559 models', funct
             checked++;
             const [method, p] = st.realisedBy.api.split(' ') as [string, string];
             const plugin = st.realisedBy.component.split('/')[1];
-            const hit = table.find((r) => r.method === method && pattern(r.path).test(p.split('?')[0]!));
+            const hit = table.find((r) => r.methods.includes(method) && pattern(r.path).test(p.split('?')[0]!));
             if (!hit) wrong.push(`${l.fullId} ${st.id}: no route ${st.realisedBy.api}`);
-            else if (hit.pluginId !== plugin) wrong.push(`${l.fullId} ${st.id}: ${st.realisedBy.api} belongs to ${hit.pluginId}, not ${st.realisedBy.component}`);
+            else if (hit.plugin !== plugin) wrong.push(`${l.fullId} ${st.id}: ${st.realisedBy.api} belongs to ${hit.plugin}, not ${st.realisedBy.component}`);
           }
         }
       }

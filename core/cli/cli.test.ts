@@ -82,14 +82,14 @@ describe('gridflex command', function () {
     const offline = await run(['plugins', '--data', data, '--json'], { GRIDFLEX__plugins__example__enabled: 'true' });
     assert.equal(offline.code, 0, offline.err);
     const o = JSON.parse(offline.out) as { source: string; plugins: { id: string; state: string }[] };
-    assert.deepEqual(o.plugins.map((p) => [p.id, p.state]), [['storage', 'not running'], ['scheduler', 'not running'], ['secrets', 'not running'], ['ledger', 'not running'], ['devices', 'not running'], ['openadr3', 'not running'], ['openadr2b', 'not running'], ['meter-data', 'not running'], ['weather', 'not running'], ['forecasting', 'not running'], ['baseline', 'not running'], ['pv-degradation', 'not running'], ['p2p-market', 'not running'], ['hmi', 'not running'], ['example', 'not running']]);
+    assert.deepEqual(o.plugins.map((p) => [p.id, p.state]), [['storage', 'not running'], ['scheduler', 'not running'], ['secrets', 'not running'], ['parties', 'not running'], ['ledger', 'not running'], ['devices', 'not running'], ['openadr3', 'not running'], ['openadr2b', 'not running'], ['meter-data', 'not running'], ['weather', 'not running'], ['forecasting', 'not running'], ['baseline', 'not running'], ['pv-degradation', 'not running'], ['p2p-market', 'not running'], ['hmi', 'not running'], ['demo', 'not running'], ['example', 'not running']]);
 
     const s = await serve(['--port', '0', '--data', data]);
     try {
       const online = await run(['plugins', '--data', data, '--json']);
       const j = JSON.parse(online.out) as { source: string; plugins: { id: string; state: string }[] };
       assert.match(j.source, /^server pid \d+ at http:\/\/127\.0\.0\.1:\d+$/);
-      assert.deepEqual(j.plugins.map((p) => [p.id, p.state]), [['storage', 'started'], ['scheduler', 'started'], ['secrets', 'started'], ['ledger', 'started'], ['devices', 'started'], ['openadr3', 'started'], ['openadr2b', 'started'], ['meter-data', 'started'], ['weather', 'started'], ['forecasting', 'started'], ['baseline', 'started'], ['pv-degradation', 'started'], ['p2p-market', 'started'], ['hmi', 'started']]);
+      assert.deepEqual(j.plugins.map((p) => [p.id, p.state]), [['storage', 'started'], ['scheduler', 'started'], ['secrets', 'started'], ['parties', 'started'], ['ledger', 'started'], ['devices', 'started'], ['openadr3', 'started'], ['openadr2b', 'started'], ['meter-data', 'started'], ['weather', 'started'], ['forecasting', 'started'], ['baseline', 'started'], ['pv-degradation', 'started'], ['p2p-market', 'started'], ['hmi', 'started'], ['demo', 'started']]);
       const second = await run(['serve', '--port', '0', '--data', data]);
       assert.equal(second.code, 1);
       assert.match(second.err, /GF_STORAGE_LOCKED: data folder .* is in use by gridflex/);

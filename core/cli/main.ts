@@ -427,7 +427,10 @@ async function plugins(args: string[], io: CliIo): Promise<number> {
   let rows: { id: string; version: string; state: string; description?: string | undefined }[];
   let source: string;
   if (running) {
-    const res = await fetch(`${running.url}/api/plugins`, { signal: AbortSignal.timeout(5_000) });
+    // The server answers signed-in callers: a token from GRIDFLEX_TOKEN, else the config's first server.apiTokens.
+    const token = process.env.GRIDFLEX_TOKEN || config.server.apiTokens[0];
+    const res = await fetch(`${running.url}/api/plugins`, { signal: AbortSignal.timeout(5_000), ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
+    if (res.status === 401) throw new Error(`server at ${running.url} wants a credential for GET /api/plugins: set GRIDFLEX_TOKEN (gridflex tokens issue --party operator) or server.apiTokens`);
     if (!res.ok) throw new Error(`server at ${running.url} answered ${res.status} to GET /api/plugins`);
     rows = ((await res.json()) as { plugins: typeof rows }).plugins;
     source = `server pid ${running.pid} at ${running.url}`;

@@ -22,6 +22,7 @@ export interface GridflexConfig {
     shutdownTimeoutMs: number;
     startTimeoutMs: number;
     apiTokens: string[];
+    metricsAccess: 'operator' | 'public';
   };
   dataDir: string;
   database: { url: string };
@@ -48,8 +49,9 @@ export const rootConfigSchema = {
           type: 'array',
           default: [],
           items: { type: 'string', minLength: 16 },
-          description: 'Bearer tokens one of which every operator route must carry (by default every POST, PUT, PATCH and DELETE except the OpenADR VTNs, which authenticate their own clients); empty: writes are open (the server listens on loopback by default).',
+          description: 'Static bearer tokens that act as the operator (for scripts and monitoring); parties get their own tokens at POST /api/auth/token.',
         },
+        metricsAccess: { enum: ['operator', 'public'], default: 'operator', description: 'Who may read /metrics: the operator, or anyone (for a scraper on a trusted network).' },
       },
     },
     dataDir: { type: 'string', minLength: 1, default: './data', description: 'Folder of the embedded database and other local state.' },

@@ -2,9 +2,15 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { access, createLogger, createRootContainer, definePlugin, GfError, KernelErrors, PluginHost, Router } from '../index.js';
+import { access, type Authorizer, createLogger, createRootContainer, definePlugin, GfError, KernelErrors, PluginHost, Router } from '../index.js';
 import { createHttpApp, type HttpApp } from './app.js';
 import { Metrics } from './metrics.js';
+
+const OPERATOR_TOKEN = 'operator-token-for-the-app-test';
+const OPERATOR = { authorization: `Bearer ${OPERATOR_TOKEN}` };
+
+/** An authorizer that knows no credentials of its own: callers are anonymous unless they carry a server.apiTokens token. */
+const NOBODY: Authorizer = { authenticate: async () => undefined, may: async () => false, visible: async () => new Set(), record: async () => {} };
 
 /** A real Koa app on loopback with a test plugin's routes; log lines are captured. */
 async function start(opts: { failReadiness?: boolean; bodyLimitBytes?: number; apiTokens?: string[] } = {}) {
@@ -20,32 +26,31 @@ async function start(opts: { failReadiness?: boolean; bodyLimitBytes?: number; a
     manifest: { id: 't', version: '1.0.0' },
     async start(ctx) {
       const r = new Router();
-      r.post('/echo', (c) => {
+      r.post('/echo', access.public('test'), (c) => {
         c.body = { got: c.request.body ?? null, xmlRoot: c.state.xml ? Object.keys(c.state.xml as object)[0] : null };
       });
-      r.get('/items/:id', (c) => {
+      r.get('/items/:id', access.public('test'), (c) => {
         c.body = { id: c.params.id };
       });
-      r.get('/coded', () => {
+      r.get('/coded', access.public('test'), () => {
         throw new GfError(KernelErrors.GF_VALIDATION_FAILED, 'limit must be at most 50', { data: { field: 'limit' } });
       });
-      r.get('/crash', () => {
+      r.get('/crash', access.public('test'), () => {
         throw new Error('secret connection string postgres://u:p@h');
       });
       ctx.mount('/api/t', r);
       const open = new Router({ sensitive: false });
-      open.post('/hook', access('public'), (c) => {
+      open.post('/hook', access.public('a webhook'), (c) => {
         c.body = { hook: true };
       });
-      open.post('/guarded', (c) => {
+      open.post('/guarded', access.roles(['operator']), (c) => {
         c.body = { guarded: true };
       });
       const vtn = new Router();
-      vtn.use(access('public'));
-      vtn.post('/things', (c) => {
+      vtn.post('/things', access.protocol('its own tokens'), (c) => {
         c.body = { vtn: true };
       });
-      vtn.post('/strict', access('operator'), (c) => {
+      vtn.post('/strict', access.roles(['operator']), (c) => {
         c.body = { strict: true };
       });
       ctx.mount('/x', open);
@@ -63,7 +68,7 @@ async function start(opts: { failReadiness?: boolean; bodyLimitBytes?: number; a
     version: '9.9.9',
     pluginStatus: () => host.status(),
     readinessChecks: () => host.readiness(),
-    ...(opts.apiTokens ? { apiTokens: opts.apiTokens } : {}),
+    apiTokens: opts.apiTokens ?? [OPERATOR_TOKEN],
   });
   const server = http.createServer(app.app.callback());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -74,7 +79,7 @@ async function start(opts: { failReadiness?: boolean; bodyLimitBytes?: number; a
     lines,
     async boot() {
       await host.boot();
-      app.mount(host.mounts);
+      app.mount(host.mounts, NOBODY);
       app.setPhase('ready');
     },
     close: () => new Promise<void>((r) => server.close(() => r())),
@@ -221,7 +226,8 @@ describe('HTTP app', () => {
 
   it('exports Prometheus metrics: request counts and latency per route, plugin states', async () => {
     await fetch(`${s.base}/api/t/items/42`);
-    const res = await fetch(`${s.base}/metrics`);
+    assert.equal((await fetch(`${s.base}/metrics`)).status, 401, 'metrics are the operator\'s by default');
+    const res = await fetch(`${s.base}/metrics`, { headers: OPERATOR });
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
     const text = await res.text();
@@ -232,7 +238,7 @@ describe('HTTP app', () => {
   });
 
   it('lists plugins at /api/plugins', async () => {
-    const body = (await (await fetch(`${s.base}/api/plugins`)).json()) as { plugins: { id: string; state: string }[] };
+    const body = (await (await fetch(`${s.base}/api/plugins`, { headers: OPERATOR })).json()) as { plugins: { id: string; state: string }[] };
     assert.deepEqual(body.plugins.map((p) => [p.id, p.state]), [['t', 'started']]);
   });
 });
@@ -251,22 +257,22 @@ describe('HTTP app readiness checks', () => {
 });
 
 describe('HTTP app access rules', () => {
-  it('decides on the matched route: declared per route, per router, default by method; paths are case-sensitive', async () => {
+  it('decides on the matched route, as each route declares; paths are case-sensitive', async () => {
     const s = await start({ apiTokens: ['a-token-of-sixteen-chars'] });
     try {
       await s.boot();
       const post = (p: string, auth = false) => fetch(`${s.base}${p}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(auth ? { authorization: 'Bearer a-token-of-sixteen-chars' } : {}) }, body: '{}' });
       assert.equal((await post('/x/hook')).status, 200, 'a route declared public');
-      await problem(await post('/x/guarded'), 401, 'GF_HTTP_UNAUTHORIZED');
+      await problem(await post('/x/guarded'), 401, 'GF_AUTH_UNAUTHENTICATED');
       assert.equal((await post('/x/guarded', true)).status, 200);
-      assert.equal((await post('/vtn/things')).status, 200, 'a router declared public');
-      await problem(await post('/vtn/strict'), 401, 'GF_HTTP_UNAUTHORIZED');
+      assert.equal((await post('/vtn/things')).status, 200, 'a route that authenticates by its own protocol');
+      await problem(await post('/vtn/strict'), 401, 'GF_AUTH_UNAUTHENTICATED');
       await problem(await post('/X/guarded'), 404, 'GF_HTTP_NOT_FOUND');
       await problem(await post('/x/GUARDED'), 404, 'GF_HTTP_NOT_FOUND');
       await problem(await fetch(`${s.base}/API/t/items/1`), 404, 'GF_HTTP_NOT_FOUND');
       await problem(await fetch(`${s.base}/HEALTH`), 404, 'GF_HTTP_NOT_FOUND');
-      const table = s.app.routes().map((r) => `${r.method} ${r.path} ${r.access}`);
-      for (const want of ['POST /x/hook public', 'POST /x/guarded operator', 'POST /vtn/things public', 'POST /vtn/strict operator', 'GET /api/t/items/:id public']) {
+      const table = s.app.routes().map((r) => `${r.methods.join('|')} ${r.path} ${r.rule.kind}`);
+      for (const want of ['POST /x/hook public', 'POST /x/guarded roles', 'POST /vtn/things protocol', 'POST /vtn/strict roles', 'GET /api/t/items/:id public', 'GET /metrics roles', 'GET /health public']) {
         assert.ok(table.includes(want), `${want} in ${table.join(', ')}`);
       }
     } finally {

@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import Koa, { type Context, type Middleware, type Next } from 'koa';
 import Router from '@koa/router';
+import { access, routeRules, type Authorizer, type Principal, type RouteRule } from '../auth/access.js';
 import { GfError, KernelErrors } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Mount, PluginStatus } from '../plugin/host.js';
-import { accessFor, authorizer, type AccessRule, type MatchedLayer } from './access.js';
 import { bodyParser } from './body.js';
 import { checkQueryAndPath } from './input.js';
 import type { Metrics } from './metrics.js';
@@ -21,31 +21,27 @@ export interface HttpAppOptions {
   pluginStatus: () => PluginStatus[];
   /** Runs the plugins' readiness checks (storage reachable, ...); failures by name. */
   readinessChecks: () => Promise<Record<string, string>>;
-  /** When set, routes whose access rule is `operator` (by default every write) need one of these bearer tokens. */
+  /** Bearer tokens that act as the operator (`server.apiTokens`), beside the parties' own credentials. */
   apiTokens?: readonly string[];
-}
-
-/** One mounted route, as the router table lists it. */
-export interface RouteInfo {
-  pluginId: string;
-  method: string;
-  /** The route's pattern as matched (prefix included), e.g. `/api/market/prosumers/:id`. */
-  path: string;
-  /** The access rule the kernel applies to it. */
-  access: AccessRule;
+  /** Who may read `/metrics`: the operator (default), or anyone. */
+  metricsAccess?: 'operator' | 'public';
 }
 
 export interface HttpApp {
   app: Koa;
-  /** Mounts the plugins' routers (after boot; until then their paths answer 503). */
-  mount(mounts: readonly Mount[]): void;
+  /**
+   * Mounts the plugins' routers (after boot; until then their paths answer 503) with the authorizer their access
+   * rules ask. Throws GF_HTTP_ROUTE_UNDECLARED when a route declares no rule.
+   */
+  mount(mounts: readonly Mount[], authorizer: Authorizer): void;
+  /** Every route with its access rule (kernel and plugins), once mounted. */
+  routes(): RouteRule[];
   setPhase(phase: Phase): void;
   phase(): Phase;
-  /** Every mounted plugin route with its access rule (empty before `mount`). */
-  routes(): RouteInfo[];
 }
 
-const KERNEL_PATHS = new Set(['/health', '/ready', '/metrics', '/api/plugins']);
+const KERNEL_PATHS = new Set(['/health', '/ready', '/metrics', '/api/plugins', '/api/routes']);
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 declare module 'koa' {
@@ -101,11 +97,36 @@ export function createHttpApp(opts: HttpAppOptions): HttpApp {
     if (phase === 'stopping') ctx.set('Connection', 'close');
   });
 
+  let authorizer: Authorizer | undefined;
+  let table: RouteRule[] = [];
+  const tokens = (opts.apiTokens ?? []).map((t) => Buffer.from(t));
+  // The caller is resolved at most once per request, and only when a rule asks.
+  async function resolvePrincipal(ctx: Context): Promise<Principal | undefined> {
+    const bearer = /^Bearer (.+)$/.exec(ctx.get('authorization'))?.[1];
+    if (bearer !== undefined && tokens.length > 0) {
+      const given = Buffer.from(bearer);
+      if (tokens.some((t) => t.length === given.length && timingSafeEqual(t, given))) return { partyId: 'operator', role: 'operator', via: 'api-token', credentialId: 'server.apiTokens' };
+    }
+    if (!authorizer) throw new GfError(KernelErrors.GF_HTTP_NOT_READY, `server is ${phase}; try again shortly`);
+    return authorizer.authenticate(ctx);
+  }
+  app.use(async function authContext(ctx: Context, next: Next) {
+    let memo: Promise<Principal | undefined> | undefined;
+    ctx.state.auth = {
+      get authorizer(): Authorizer {
+        if (!authorizer) throw new GfError(KernelErrors.GF_HTTP_NOT_READY, `server is ${phase}; try again shortly`);
+        return authorizer;
+      },
+      principal: () => (memo ??= resolvePrincipal(ctx)),
+    };
+    return next();
+  });
+
   const kernel = new Router({ sensitive: true });
-  kernel.get('/health', (ctx) => {
+  kernel.get('/health', access.public('liveness probe'), (ctx) => {
     ctx.body = { status: 'ok', phase, version: opts.version, uptimeSeconds: Math.round((Date.now() - started) / 1000) };
   });
-  kernel.get('/ready', async (ctx) => {
+  kernel.get('/ready', access.public('readiness probe'), async (ctx) => {
     const plugins = Object.fromEntries(opts.pluginStatus().map((p) => [p.id, p.state]));
     const checks = phase === 'ready' ? await opts.readinessChecks() : {};
     if (phase !== 'ready' || Object.keys(checks).length > 0) {
@@ -115,7 +136,7 @@ export function createHttpApp(opts: HttpAppOptions): HttpApp {
     }
     ctx.body = { status: 'ready', plugins };
   });
-  kernel.get('/metrics', async (ctx) => {
+  kernel.get('/metrics', opts.metricsAccess === 'public' ? access.public('server.metricsAccess is public') : access.roles(['operator']), async (ctx) => {
     opts.metrics.pluginState.reset();
     for (const p of opts.pluginStatus()) {
       for (const s of ['planned', 'registered', 'starting', 'started', 'failed', 'stopping', 'stopped']) {
@@ -125,14 +146,30 @@ export function createHttpApp(opts: HttpAppOptions): HttpApp {
     ctx.type = opts.metrics.registry.contentType;
     ctx.body = await opts.metrics.registry.metrics();
   });
-  kernel.get('/api/plugins', (ctx) => {
+  kernel.get('/api/plugins', access.signedIn(), (ctx) => {
     ctx.body = { phase, plugins: opts.pluginStatus() };
   });
+  kernel.get('/api/routes', access.roles(['operator']), (ctx) => {
+    ctx.body = table;
+  });
+  const kernelRules = routeRules('kernel', '/', kernel);
   caseSensitive(kernel);
+  const parse = bodyParser(opts.bodyLimitBytes);
+  // A body sent to a kernel route (none takes one) is read and dropped first, up to the body limit (413 beyond), so a
+  // long answer (/metrics) is never cut off by the connection closing on an unread upload.
+  app.use(async (ctx, next) => {
+    if (KERNEL_PATHS.has(ctx.path) && (Number(ctx.get('content-length') || 0) > 0 || ctx.get('transfer-encoding'))) {
+      let n = 0;
+      for await (const chunk of ctx.req) {
+        n += (chunk as Buffer).length;
+        if (n > opts.bodyLimitBytes) throw new GfError(KernelErrors.GF_HTTP_BODY_TOO_LARGE, `${ctx.method} ${ctx.path} takes no body; at most ${opts.bodyLimitBytes} bytes are read`);
+      }
+    }
+    return next();
+  });
   app.use(kernel.routes());
   app.use(kernel.allowedMethods({ throw: true }));
 
-  const authorize = authorizer(opts.apiTokens ?? []);
   app.use(async function pluginRoutes(ctx: Context, next: Next) {
     if (KERNEL_PATHS.has(ctx.path)) return next();
     if (phase === 'stopping') throw new GfError(KernelErrors.GF_HTTP_SHUTTING_DOWN, 'server is shutting down');
@@ -140,31 +177,42 @@ export function createHttpApp(opts: HttpAppOptions): HttpApp {
     return pluginMiddleware(ctx, next);
   });
 
-  const parse = bodyParser(opts.bodyLimitBytes);
-  let table: RouteInfo[] = [];
   return {
     app,
-    mount(mounts) {
+    mount(mounts, authz) {
       const root = new Router({ sensitive: true });
-      const owners: string[] = [];
+      // Refuse the whole set before anything answers when one route declares no access rule.
+      const rules = mounts.flatMap((m) => routeRules(m.pluginId, m.prefix, m.router));
       for (const m of mounts) {
         if (m.prefix === '/') root.use(m.router.routes());
         else root.use(m.prefix, m.router.routes());
-        while (owners.length < root.stack.length) owners.push(m.pluginId);
       }
       caseSensitive(root);
-      table = routeTable(root, owners);
+      authorizer = authz;
+      table = [...kernelRules, ...rules];
       const routes = root.routes();
       pluginMiddleware = async (ctx, next) => {
         const matched = root.match(ctx.path, ctx.method);
+        // Bodies are parsed only for routes that exist, so a 404 or 405 never waits on an upload.
         if (matched.route) {
-          // Authorised on the route that matched, before its body is read (an unauthorised upload is never waited on).
-          authorize(ctx, accessFor(ctx.method, matched.pathAndMethod as unknown as MatchedLayer[]));
           // NUL and lone surrogates are refused here for every route (the body's in the parser).
           const route = matched.pathAndMethod.find((l) => l.methods.length > 0);
           checkQueryAndPath(ctx, () => (route ? route.params(ctx.path, route.captures(ctx.path)) : {}));
           // Bodies are parsed only for routes that exist, so a 404 or 405 never waits on an upload.
-          return parse(ctx, () => routes(ctx as never, next));
+          if (SAFE_METHODS.has(ctx.method)) return parse(ctx, () => routes(ctx as never, next));
+          // Every write is audited, refused ones included: who (if known), what, when, the outcome and the request id.
+          let status = 500;
+          try {
+            await parse(ctx, () => routes(ctx as never, next));
+            status = ctx.status;
+          } catch (e) {
+            status = typeof (e as { status?: unknown }).status === 'number' ? (e as { status: number }).status : 500;
+            throw e;
+          } finally {
+            const p = ctx.state.caller ?? (await ctx.state.auth!.principal().catch(() => undefined));
+            await authz.record({ partyId: p?.partyId ?? null, role: p?.role ?? null, method: ctx.method, route: routeLabel(ctx), path: ctx.path, status, requestId: ctx.state.requestId });
+          }
+          return;
         }
         if (matched.path.length > 0) {
           const allowed = [...new Set(matched.path.flatMap((l) => l.methods))];
@@ -174,11 +222,11 @@ export function createHttpApp(opts: HttpAppOptions): HttpApp {
         return next();
       };
     },
+    routes: () => table,
     setPhase(p) {
       phase = p;
     },
     phase: () => phase,
-    routes: () => table.map((r) => ({ ...r })),
   };
 }
 
@@ -190,21 +238,6 @@ function caseSensitive(router: Router): void {
   for (const layer of router.stack) {
     if (layer.regexp instanceof RegExp && layer.regexp.flags.includes('i')) layer.regexp = new RegExp(layer.regexp.source, layer.regexp.flags.replace('i', ''));
   }
-}
-
-/** Every route layer of the mounted root router, with its owner and the rule a request to it gets. */
-function routeTable(root: Router, owners: readonly string[]): RouteInfo[] {
-  const out: RouteInfo[] = [];
-  root.stack.forEach((layer, i) => {
-    if (layer.methods.length === 0 || typeof layer.path !== 'string') return;
-    const sample = samplePath(layer.path);
-    for (const method of layer.methods) {
-      if (method === 'HEAD' && layer.methods.includes('GET')) continue;
-      const matched = root.match(sample, method);
-      out.push({ pluginId: owners[i] ?? '?', method, path: layer.path, access: accessFor(method, matched.pathAndMethod as unknown as MatchedLayer[]) });
-    }
-  });
-  return out;
 }
 
 /** A concrete path a route pattern matches: every parameter (`:id`, `*rest`) given `value`, optional groups kept. */

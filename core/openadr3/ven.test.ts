@@ -8,6 +8,7 @@ import { startServer, type RunningServer } from '../server.js';
 import { sleep, waitFor } from '../testing/wait.js';
 import { exited, gridflex } from '../../test/process.js';
 import { Oa3Ven, type VenChange } from './ven.js';
+import { OPERATOR_ENV } from '../testing/operator.js';
 
 const BASE = '/openadr3/3.1.0';
 
@@ -27,7 +28,7 @@ describe('OpenADR 3.1 VEN client against the gridflex VTN', function () {
   const clients = ['a', 'b', 'c'].map((x) => ({ clientId: `ven-${x}`, clientSecret: `secret-${x}-123`, role: 'ven', name: `VEN ${x}` }));
 
   before(async () => {
-    const config = loadConfigOrThrow({ env: {}, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
+    const config = loadConfigOrThrow({ env: { ...OPERATOR_ENV }, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
     config.plugins.openadr3 = {
       enabled: true,
       config: {

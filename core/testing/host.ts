@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { PartiesToken } from '../auth/plugin.js';
 import { CATALOGUE, loadPluginModule } from '../catalogue.js';
 import { loadConfigOrThrow, type GridflexConfig } from '../config/config.js';
 import type { Token } from '../di.js';
@@ -9,7 +10,7 @@ import { depToken, type AnyPlugin } from '../plugin/define.js';
 import { startServer, type RunningServer } from '../server.js';
 
 export interface TestHostOptions {
-  /** Built-in plugins to load by id (`storage`, `scheduler` and `secrets` always are); the providers of their required dependencies come along. */
+  /** Built-in plugins to load by id (`storage`, `scheduler`, `secrets` and `parties` always are); the providers of their required dependencies come along. */
   plugins?: readonly string[];
   /** Plugins given as values (fixtures, third-party style). */
   extraPlugins?: readonly AnyPlugin[];
@@ -27,6 +28,10 @@ export interface TestHost extends RunningServer {
   dataDir: string;
   /** A service a started plugin provides. */
   resolve<T>(token: Token<T>): T;
+  /** Headers that make a request the operator's (a fresh operator access token). */
+  operator: { authorization: string };
+  /** Headers carrying an access token of party `id` (which must exist). */
+  as(partyId: string): Promise<{ authorization: string }>;
   /** Stops the server and removes the data folder it made. */
   close(): Promise<void>;
 }
@@ -84,9 +89,13 @@ export async function startTestHost(opts: TestHostOptions = {}): Promise<TestHos
     if (own) rmSync(path.dirname(dataDir), { recursive: true, force: true });
     throw e;
   }
+  const parties = server.host.resolve(PartiesToken);
+  const as = async (partyId: string) => ({ authorization: `Bearer ${(await parties.issue(await parties.party(partyId))).access_token}` });
   return {
     ...server,
     dataDir,
+    operator: await as('operator'),
+    as,
     resolve: (token) => server.host.resolve(token),
     async close() {
       await server.close();

@@ -11,6 +11,7 @@ import { DAY_MS, emptyMatrix, loadWideCsv, mulberry32 } from '../forecasting/api
 import { evaluateBaselines } from './evaluate.js';
 import { BUILTIN_METHODS, DEFAULT_LEARNED, eligibleDays, learnedAdjustment, weatherRegression, xInY } from './methods.js';
 import { parseWindow } from './window.js';
+import { OPERATOR, OPERATOR_ENV } from '../../core/testing/operator.js';
 
 const MON = Date.UTC(2026, 0, 5); // a Monday
 
@@ -141,11 +142,11 @@ describe('baseline: /api/baselines and gridflex baseline evaluate', function () 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gf-bl-api-'));
   let server: Awaited<ReturnType<typeof startServer>>;
   const get = async (q: string) => {
-    const res = await fetch(`${server.url}/api/baselines${q}`);
+    const res = await fetch(`${server.url}/api/baselines${q}`, { headers: OPERATOR });
     return { status: res.status, body: (await res.json()) as any };
   };
   before(async () => {
-    const config = loadConfigOrThrow({ env: {}, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
+    const config = loadConfigOrThrow({ env: { ...OPERATOR_ENV }, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
     config.plugins.baseline = { enabled: true, config: { groups: { street: ['hh1', 'hh2', 'hh3'] }, assets: { hh1: [{ nature: 'Battery', downW: 2000, upW: 2000 }] } } };
     server = await startServer({ config, log: createLogger({ level: 'silent' }) });
     await storeEdrp(server.host.resolve(StorageToken).readings, ['hh1', 'hh2', 'hh3']);

@@ -1,4 +1,4 @@
-import { GfError, Router, invalidParam as bad, oneParam as one, type TimeSeriesStore } from '../../core/index.js';
+import { access, ref, GfError, Router, invalidParam as bad, oneParam as one, type TimeSeriesStore } from '../../core/index.js';
 import { DAY_MS, sumMatrices, toMatrix, type DailyMatrix } from '../forecasting/api.js';
 import { parseResolution, resampleSeries } from '../meter-data/api.js';
 import { BaselineErrors } from './errors.js';
@@ -22,10 +22,12 @@ export interface BaselineDeps {
 /** `/api/baselines`: the baseline of a day and window per meter, group or aggregate, with a flexibility estimate. */
 export function baselineRouter(deps: BaselineDeps): Router {
   const r = new Router();
-  r.get('/methods', (ctx) => {
+  r.get('/methods', access.signedIn(), (ctx) => {
     ctx.body = [...deps.methods().values()].map((m) => ({ id: m.id, version: m.version, rule: m.rule }));
   });
-  r.get('/', async (ctx) => {
+  const meters = (q: Record<string, unknown>, groups: Record<string, string[]>) => [...([] as unknown[]).concat(q.meter ?? []), ...(typeof q.group === 'string' ? (groups[q.group] ?? []) : [])].map(ref.meter);
+  const own = { owns: (ctx: { query: Record<string, unknown> }) => meters(ctx.query, deps.groups), owner: 'the meters (and groups) asked for are its own or its portfolio\'s' };
+  r.get('/', access.roles(['aggregator', 'prosumer', 'dso'], own), async (ctx) => {
     const q = ctx.query;
     const known = ['meter', 'group', 'aggregate', 'date', 'window', 'method', 'resolution', 'eventDays'];
     for (const k of Object.keys(q)) if (!known.includes(k)) throw bad(k, `unknown query parameter '${k}' (${known.join(', ')})`);

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { definePlugin, Router, StorageToken, validBody } from '../../core/index.js';
+import { access, definePlugin, Router, StorageToken, validBody } from '../../core/index.js';
 
 /** The body POST /greetings accepts (JSON Schema, checked with ajv). */
 const GREETING = { type: 'object', additionalProperties: false, required: ['name'], properties: { name: { type: 'string', pattern: "^\\p{L}[\\p{L} .'-]{0,63}$" } } };
@@ -13,7 +13,7 @@ export default definePlugin({
     const { storage } = ctx.deps;
     await storage.migrate('example', [{ version: 1, name: 'greetings', up: 'CREATE TABLE example_greetings (id serial PRIMARY KEY, name text NOT NULL)' }]);
     const router = new Router();
-    router.post('/greetings', async (http) => {
+    router.post('/greetings', access.signedIn(), async (http) => {
       const { name } = validBody<{ name: string }>(http.request.body, GREETING); // 400 GF_VALIDATION_FAILED naming each bad field
       await storage.query('INSERT INTO example_greetings (name) VALUES ($1)', [name]);
       const { rows } = await storage.query<{ n: number }>('SELECT count(*)::int AS n FROM example_greetings');

@@ -1,4 +1,4 @@
-import { GfError, KernelErrors, Router, invalidParam as bad, isQuantity, oneParam as one, type Quantity, type Storage } from '../../core/index.js';
+import { access, ref, GfError, KernelErrors, Router, invalidParam as bad, isQuantity, oneParam as one, type Quantity, type Storage } from '../../core/index.js';
 import { parseResolution } from '../meter-data/api.js';
 import type { ForecastService, ForecastRequest } from './service.js';
 
@@ -34,13 +34,15 @@ export function forecastRequest(q: Record<string, string | string[] | undefined>
 /** `/api/forecasts`: on-demand forecasts, the models, and the latest scheduled ones. */
 export function forecastRouter(service: () => ForecastService, storage: () => Storage, groups: Record<string, string[]>, defaultModel: string, models: () => { id: string; version: string; description: string }[]): Router {
   const r = new Router();
-  r.get('/', async (ctx) => {
+  const meters = (q: Record<string, unknown>, groups: Record<string, string[]>) => [...([] as unknown[]).concat(q.meter ?? []), ...(typeof q.group === 'string' ? (groups[q.group] ?? []) : [])].map(ref.meter);
+  const own = { owns: (ctx: { query: Record<string, unknown> }) => meters(ctx.query, groups), owner: 'the meters (and groups) asked for are its own or its portfolio\'s' };
+  r.get('/', access.roles(['aggregator', 'prosumer', 'dso'], own), async (ctx) => {
     ctx.body = await service().forecast(forecastRequest(ctx.query, groups, defaultModel, Date.now()));
   });
-  r.get('/models', (ctx) => {
+  r.get('/models', access.signedIn(), (ctx) => {
     ctx.body = models();
   });
-  r.get('/latest', async (ctx) => {
+  r.get('/latest', access.roles(['aggregator', 'prosumer', 'dso'], own), async (ctx) => {
     const meter = one(ctx.query, 'meter');
     const kind = one(ctx.query, 'kind') ?? 'intraday';
     if (!meter) throw bad('meter', 'meter is required');

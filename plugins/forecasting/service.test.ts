@@ -6,6 +6,7 @@ import { loadConfigOrThrow } from '../../core/config/config.js';
 import { createLogger, SchedulerToken, StorageToken } from '../../core/index.js';
 import { startServer } from '../../core/server.js';
 import { storeEdrp } from '../../test/data.js';
+import { OPERATOR, OPERATOR_ENV } from '../../core/testing/operator.js';
 
 const METERS = ['hh1', 'hh2', 'hh3', 'hh4', 'hh5', 'hh6'];
 
@@ -14,12 +15,12 @@ describe('forecasting: /api/forecasts from stored readings, and the scheduled jo
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gf-fc-api-'));
   let server: Awaited<ReturnType<typeof startServer>>;
   const get = async (q: string) => {
-    const res = await fetch(`${server.url}/api/forecasts${q}`);
+    const res = await fetch(`${server.url}/api/forecasts${q}`, { headers: OPERATOR });
     return { status: res.status, body: (await res.json()) as any };
   };
 
   before(async () => {
-    const config = loadConfigOrThrow({ env: {}, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
+    const config = loadConfigOrThrow({ env: { ...OPERATOR_ENV }, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
     config.plugins.forecasting = { enabled: true, config: { groups: { feeder7: METERS }, schedule: { groups: ['feeder7'], intradayEvery: '', dayAheadCron: '' } } };
     server = await startServer({ config, log: createLogger({ level: 'silent' }) });
     await storeEdrp(server.host.resolve(StorageToken).readings, METERS);

@@ -8,6 +8,7 @@ import { startServer } from '../../core/server.js';
 import { parseXml, elementsOf, type XElement } from '../../standards/openadr2b/xml.js';
 import { storeEdrp } from '../../test/data.js';
 import { chart, ticks, timeTicks } from './svg.js';
+import { OPERATOR, OPERATOR_ENV } from '../../core/testing/operator.js';
 
 /** Every element of an SVG document (parsed strictly: a malformed chart fails here). */
 function svgElements(svg: string): XElement[] {
@@ -70,11 +71,11 @@ describe('hmi: pages from the server’s own APIs', function () {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gf-hmi-'));
   let server: Awaited<ReturnType<typeof startServer>>;
   const get = async (p: string) => {
-    const res = await fetch(`${server.url}${p}`);
+    const res = await fetch(`${server.url}${p}`, { headers: OPERATOR });
     return { status: res.status, type: res.headers.get('content-type') ?? '', csp: res.headers.get('content-security-policy') ?? '', text: await res.text() };
   };
   before(async () => {
-    const config = loadConfigOrThrow({ env: {}, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
+    const config = loadConfigOrThrow({ env: { ...OPERATOR_ENV }, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
     config.plugins['p2p-market'] = { enabled: false, config: {} };
     config.plugins.ledger = { enabled: false, config: {} };
     server = await startServer({ config, log: createLogger({ level: 'silent' }) });

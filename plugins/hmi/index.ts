@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
-import { definePlugin, GfError, KernelErrors, Router } from '../../core/index.js';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { access, AuthErrors, definePlugin, GfError, isGfError, KernelErrors, PartiesToken, Router } from '../../core/index.js';
 import { readServerInfo } from '../../core/server-info.js';
 import { HmiConfig } from './config.js';
 import { chart, esc, page, type Series } from './svg.js';
@@ -71,6 +72,59 @@ function sumOn(ts: string[], series: { ts: string[]; values: (number | null)[] }
   });
 }
 
+const cookie = (header: string, name: string): string | undefined => new RegExp(`(?:^|;\\s*)${name}=([A-Za-z0-9_-]{1,200})`).exec(header)?.[1];
+const same = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
+function loginForm(csrf: string, message = ''): string {
+  return `${message ? `<p class="problem">${esc(message)}</p>` : ''}<form method="post" action="/hmi/login">
+<p><label>Party id <input name="party" autocomplete="username" required maxlength="128"></label></p>
+<p><label>Password <input name="password" type="password" autocomplete="current-password" required maxlength="200"></label></p>
+<input type="hidden" name="csrf" value="${esc(csrf)}"><p><button>Sign in</button></p></form>`;
+}
+
+/**
+ * Sign-in and sign-out. The session cookie is HttpOnly, Secure and SameSite=Strict; the sign-in form carries a
+ * double-submit CSRF token (cookie + field), every later form the session's own token (checked by the kernel).
+ */
+function signInPages(r: Router, parties: import('../../core/index.js').PartiesService): void {
+  const loginPage = (http: Context, status: number, message = '') => {
+    const csrf = randomBytes(18).toString('base64url');
+    http.append('Set-Cookie', `gf_login_csrf=${csrf}; Path=/hmi/login; HttpOnly; Secure; SameSite=Strict; Max-Age=1800`);
+    html(http, status, 'Sign in', loginForm(csrf, message));
+  };
+  r.get('/login', access.public('the sign-in form'), (http) => loginPage(http, 200));
+  r.post('/login', access.public('sign-in: the password authenticates the request'), async (http) => {
+    const b = (http.request.body && typeof http.request.body === 'object' ? http.request.body : {}) as Record<string, unknown>;
+    const want = cookie(http.get('cookie'), 'gf_login_csrf');
+    if (!want || typeof b.csrf !== 'string' || !same(b.csrf, want)) return loginPage(http, 403, 'The form expired or did not come from this site; please sign in again.');
+    if (typeof b.party !== 'string' || typeof b.password !== 'string' || !b.party || !b.password) return loginPage(http, 400, 'Give your party id and password.');
+    try {
+      const s = await parties.login(b.party, b.password, http.ip);
+      http.append('Set-Cookie', `gf_session=${s.session}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=${s.maxAgeSeconds}`);
+      http.append('Set-Cookie', 'gf_login_csrf=; Path=/hmi/login; HttpOnly; Secure; SameSite=Strict; Max-Age=0');
+      http.status = 303;
+      http.redirect('/hmi');
+    } catch (e) {
+      if (isGfError(e) && e.code === AuthErrors.GF_AUTH_THROTTLED) return loginPage(http, 429, e.message);
+      if (isGfError(e) && e.code === AuthErrors.GF_AUTH_INVALID_CLIENT) return loginPage(http, 401, 'Unknown party or wrong password.');
+      throw e;
+    }
+  });
+  r.get('/logout', access.signedIn(), async (http) => {
+    const session = cookie(http.get('cookie'), 'gf_session');
+    const csrf = session ? await parties.csrfOf(session) : undefined;
+    const who = http.state.caller!;
+    html(http, 200, 'Sign out', `<p>Signed in as ${esc(who.partyId)} (${esc(who.role)}).</p>${csrf ? `<form method="post" action="/hmi/logout"><input type="hidden" name="csrf" value="${esc(csrf)}"><button>Sign out</button></form>` : '<p>This request carries a bearer token, not a session: there is nothing to sign out of.</p>'}`);
+  });
+  r.post('/logout', access.signedIn(), async (http) => {
+    const session = cookie(http.get('cookie'), 'gf_session');
+    if (session) await parties.logout(session);
+    http.append('Set-Cookie', 'gf_session=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0');
+    http.status = 303;
+    http.redirect('/hmi/login');
+  });
+}
+
 export const hmiPlugin = definePlugin({
   manifest: {
     id: 'hmi',
@@ -79,12 +133,17 @@ export const hmiPlugin = definePlugin({
     description: 'web HMI: pages with plots of readings, forecasts, baselines and market clearing, from the server’s own APIs',
   },
   config: HmiConfig,
+  deps: { parties: PartiesToken },
   async start(ctx) {
+    const parties = ctx.deps.parties;
     let base: string | undefined; // the server's own address, read once from its data folder (never the request's Host)
-    const api = async (path: string): Promise<Answer> => {
+    /** Asks the API as the person viewing the page: their credential goes along, so they see what they may see. */
+    const apiAs = (http: { get(h: string): string }) => async (path: string): Promise<Answer> => {
       base ??= readServerInfo(ctx.kernel.dataDir)?.url;
       if (!base) throw new GfError(KernelErrors.GF_HTTP_NOT_READY, 'the server has not published its address yet; try again shortly');
-      const res = await fetch(`${base}${path}`);
+      const headers: Record<string, string> = {};
+      for (const h of ['authorization', 'cookie']) if (http.get(h)) headers[h] = http.get(h);
+      const res = await fetch(`${base}${path}`, { headers });
       const text = await res.text();
       let body: unknown;
       try {
@@ -95,15 +154,26 @@ export const hmiPlugin = definePlugin({
       return { status: res.status, body };
     };
     /** What the meters' readings sum to on each timestamp (intervals of `resolutionS` from ts[0]); null where any is missing. */
-    const metered = async (meterIds: string[], quantity: string, ts: string[], resolutionS: number): Promise<(number | null)[]> => {
+    const metered = async (api: (path: string) => Promise<Answer>, meterIds: string[], quantity: string, ts: string[], resolutionS: number): Promise<(number | null)[]> => {
       const to = new Date(Date.parse(ts.at(-1)!) + resolutionS * 1000).toISOString();
       const q = new URLSearchParams([...meterIds.map((m): [string, string] => ['meter', m]), ['quantity', quantity], ['from', ts[0]!], ['to', to], ['resolution', `${resolutionS}s`]]);
       const readings = await api(`/api/readings?${q}`);
       return readings.status === 200 ? sumOn(ts, readings.body.series, meterIds.length) : ts.map(() => null);
     };
     const r = new Router();
+    // A page asked for without a session: to the sign-in form (an API client gets the 401 from the API itself).
+    r.use(async (http, next) => {
+      try {
+        await next();
+      } catch (e) {
+        if (isGfError(e) && e.code === AuthErrors.GF_AUTH_UNAUTHENTICATED && http.method === 'GET') http.redirect('/hmi/login');
+        else throw e;
+      }
+    });
+    signInPages(r, parties);
 
-    r.get('/', async (http) => {
+    r.get('/', access.signedIn(), async (http) => {
+      const api = apiAs(http);
       const [sessions, stored] = await Promise.all([api('/api/market/sessions'), api('/api/readings/series')]);
       const meterIds = stored.status === 200 && Array.isArray(stored.body) ? [...new Set((stored.body as { meterId: string }[]).map((x) => x.meterId))] : [];
       const meters = meterIds.length
@@ -140,13 +210,14 @@ export const hmiPlugin = definePlugin({
       );
     });
 
-    r.get('/forecast', async (http) => {
+    r.get('/forecast', access.signedIn(), async (http) => {
+      const api = apiAs(http);
       const q = apiQuery(http.query as never);
       const f = await api(`/api/forecasts?${q}`);
       if (f.status !== 200) return problemPage(http, 'Forecast', f);
       const s = f.body.aggregate ?? f.body.series[0];
       const ts: string[] = s.ts;
-      const actual = await metered(f.body.series.map((x: any) => x.meterId), f.body.quantity, ts, f.body.resolutionS);
+      const actual = await metered(api, f.body.series.map((x: any) => x.meterId), f.body.quantity, ts, f.body.resolutionS);
       const x = ts.map((t) => Date.parse(t));
       const series: Series[] = [
         { name: 'p10–p90', kind: 'band', points: x.map((t, i) => [t, s.p10[i]] as const), upper: s.p90, colour: C.band },
@@ -164,7 +235,8 @@ export const hmiPlugin = definePlugin({
       );
     });
 
-    r.get('/baseline', async (http) => {
+    r.get('/baseline', access.signedIn(), async (http) => {
+      const api = apiAs(http);
       const q = apiQuery(http.query as never);
       const b = await api(`/api/baselines?${q}`);
       if (b.status !== 200) return problemPage(http, 'Baseline', b);
@@ -172,7 +244,7 @@ export const hmiPlugin = definePlugin({
       const step = b.body.resolutionS * 1000;
       const dayStart = Date.parse(`${b.body.date}T00:00:00Z`);
       const dayTs = Array.from({ length: 86400_000 / step }, (_, i) => new Date(dayStart + i * step).toISOString());
-      const actual = await metered(b.body.series.map((x: any) => x.meterId), 'energyImport', dayTs, b.body.resolutionS);
+      const actual = await metered(api, b.body.series.map((x: any) => x.meterId), 'energyImport', dayTs, b.body.resolutionS);
       const winX = (s.ts as string[]).map((t) => Date.parse(t));
       const series: Series[] = [
         { name: 'metered', kind: 'step', points: [...dayTs.map((t, i) => [Date.parse(t), actual[i]!] as const), [dayStart + 86400_000, actual.at(-1)!] as const], colour: C.actual },
@@ -194,7 +266,8 @@ export const hmiPlugin = definePlugin({
       );
     });
 
-    r.get('/readings', async (http) => {
+    r.get('/readings', access.signedIn(), async (http) => {
+      const api = apiAs(http);
       const q = apiQuery(http.query as never);
       q.delete('aggregate'); // not a readings parameter: each meter is drawn as its own line
       const a = await api(`/api/readings?${q}`);
@@ -216,7 +289,8 @@ export const hmiPlugin = definePlugin({
       );
     });
 
-    r.get('/market/sessions/:id', async (http) => {
+    r.get('/market/sessions/:id', access.signedIn(), async (http) => {
+      const api = apiAs(http);
       const v = await api(`/api/market/sessions/${encodeURIComponent(http.params.id!)}`);
       if (v.status !== 200) return problemPage(http, 'Market session', v);
       const { supply, demand } = v.body.curves as { supply: { price: number; qtyWh: number }[]; demand: { price: number; qtyWh: number }[] };

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { EDRP } from '../../test/data.js';
 import { exited, run, serve } from '../../test/process.js';
+import { OPERATOR, TEST_OPERATOR_TOKEN } from '../../core/testing/operator.js';
 
 
 describe('meter-data: gridflex import readings and /api/readings', function () {
@@ -30,10 +31,10 @@ describe('meter-data: gridflex import readings and /api/readings', function () {
     assert.equal(usage.code, 1);
     assert.match(usage.err, /GF_IMPORT_BAD_OPTION: resample: '7m'/);
 
-    const token = 'import-token-0123456789';
-    const s = await serve(['--port', '0', '--data', data], { 'GRIDFLEX__plugins__meter-data__config__tokens': JSON.stringify([token]) });
+    const token = TEST_OPERATOR_TOKEN; // imports are the operator's (server.apiTokens here)
+    const s = await serve(['--port', '0', '--data', data]);
     try {
-      const q = (p: string) => fetch(`${s.url}/api/readings?${p}`).then(async (res) => ({ status: res.status, body: (await res.json()) as any }));
+      const q = (p: string) => fetch(`${s.url}/api/readings?${p}`, { headers: OPERATOR }).then(async (res) => ({ status: res.status, body: (await res.json()) as any }));
       const from = '2009-03-01T00:00:00Z';
       const to = '2009-03-02T00:00:00Z';
       const half = await q(`meter=hh1&from=${from}&to=${to}`);
@@ -50,12 +51,12 @@ describe('meter-data: gridflex import readings and /api/readings', function () {
       assert.equal((await q(`meter=hh1&from=${to}&to=${from}`)).status, 400);
       assert.equal((await q(`meter=hh1&from=${from}&to=${to}&resolution=7m`)).status, 400);
       assert.equal((await q(`from=${from}&to=${to}`)).status, 400);
-      const list = (await fetch(`${s.url}/api/readings/series?quantity=energyImport`).then((res) => res.json())) as { meterId: string; resolutionS: number; unit: string }[];
+      const list = (await fetch(`${s.url}/api/readings/series?quantity=energyImport`, { headers: OPERATOR }).then((res) => res.json())) as { meterId: string; resolutionS: number; unit: string }[];
       assert.deepEqual([...new Set(list.map((x) => x.meterId))].slice(0, 3), ['hh1', 'hh2', 'hh3'], 'numeric order');
       assert.ok(list.some((x) => x.meterId === 'hh1' && x.resolutionS === 1800 && x.unit === 'Wh'), JSON.stringify(list.slice(0, 3)));
-      const one = (await fetch(`${s.url}/api/readings/series?meter=hh2`).then((res) => res.json())) as { meterId: string }[];
+      const one = (await fetch(`${s.url}/api/readings/series?meter=hh2`, { headers: OPERATOR }).then((res) => res.json())) as { meterId: string }[];
       assert.ok(one.length > 0 && one.every((x) => x.meterId === 'hh2'));
-      assert.equal((await fetch(`${s.url}/api/readings/series?colour=red`)).status, 400);
+      assert.equal((await fetch(`${s.url}/api/readings/series?colour=red`, { headers: OPERATOR })).status, 400);
 
       const csv = 'ts,meter,value\n2026-01-05T00:00Z,api-1,0.5\n2026-01-05T00:30Z,api-1,0.7\n2026-01-05T01:30Z,api-1,0.4\n';
       const post = (headers: Record<string, string>, query = 'unit=kWh') =>

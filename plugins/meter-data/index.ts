@@ -21,7 +21,7 @@ export const meterDataPlugin = definePlugin({
   commands: { import: importCommand },
   async start(ctx) {
     const { storage } = ctx.deps;
-    ctx.mount('/api/readings', readingsRouter(() => storage, ctx.config.tokens));
+    ctx.mount('/api/readings', readingsRouter(() => storage));
   },
 });
 

@@ -1,5 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
-import { GfError, KernelErrors, Router, isQuantity, oneParam as single, type Quantity, type Storage } from '../../core/index.js';
+import { access, ref, type RuleContext, GfError, KernelErrors, Router, isQuantity, oneParam as single, type Quantity, type Storage } from '../../core/index.js';
 import { MeterDataErrors } from './errors.js';
 import { writeParsed } from './importer.js';
 import { importOptions, type RawImportOptions } from './options.js';
@@ -32,17 +31,10 @@ function sampleBuckets(ts: ArrayLike<number>, values: ArrayLike<number>, resolut
 }
 
 /** `/api/readings`: import (CSV or JSON body) and read back at any of the standard resolutions. */
-export function readingsRouter(storage: () => Storage, tokens: readonly string[]): Router {
+export function readingsRouter(storage: () => Storage): Router {
   const r = new Router();
-  const authorise = (header: string | undefined) => {
-    if (tokens.length === 0) return;
-    const given = Buffer.from(/^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '');
-    if (!tokens.some((t) => t.length === given.length && timingSafeEqual(Buffer.from(t), given))) {
-      throw new GfError(MeterDataErrors.GF_IMPORT_UNAUTHORIZED, 'POST /api/readings needs Authorization: Bearer <one of plugins.meter-data.config.tokens>');
-    }
-  };
-  r.post('/', async (ctx) => {
-    authorise(ctx.get('authorization') || undefined);
+  // Imports come from the operator (a head-end gets an operator client credential).
+  r.post('/', access.roles(['operator']), async (ctx) => {
     const known = ['format', 'unit', 'quantity', 'resolution', 'timezone', 'cumulative', 'map', 'meters', 'resample', 'skip-invalid', 'on-duplicate'];
     const raw: Record<string, string> = {};
     for (const k of Object.keys(ctx.query)) {
@@ -63,7 +55,7 @@ export function readingsRouter(storage: () => Storage, tokens: readonly string[]
     ctx.status = 201;
     ctx.body = report;
   });
-  r.get('/series', async (ctx) => {
+  r.get('/series', access.signedIn(), async (ctx) => {
     const q = ctx.query;
     for (const k of Object.keys(q)) {
       if (!['meter', 'quantity'].includes(k)) throw new GfError(KernelErrors.GF_VALIDATION_FAILED, `unknown query parameter '${k}' (meter, quantity)`, { data: { parameter: k } });
@@ -72,11 +64,14 @@ export function readingsRouter(storage: () => Storage, tokens: readonly string[]
     const quantity = single(q, 'quantity');
     if (quantity !== undefined && !isQuantity(quantity)) throw new GfError(KernelErrors.GF_VALIDATION_FAILED, `quantity '${quantity}' is unknown`, { data: { parameter: 'quantity' } });
     const list = await storage().readings.listSeries({ ...(meterId ? { meterId } : {}), ...(quantity ? { quantity: quantity as Quantity } : {}) });
+    const seen = await ctx.state.auth!.authorizer.visible(ctx.state.caller!, 'meter');
     ctx.body = list
+      .filter((x) => seen === 'all' || seen.has(x.meterId))
       .map((x) => ({ meterId: x.meterId, quantity: x.quantity, resolutionS: x.resolutionS, unit: x.unit }))
       .sort((a, b) => a.meterId.localeCompare(b.meterId, 'en', { numeric: true }) || a.quantity.localeCompare(b.quantity) || a.resolutionS - b.resolutionS);
   });
-  r.get('/', async (ctx) => {
+  const own = { owns: (c: RuleContext) => ([] as unknown[]).concat(c.query.meter ?? []).map(ref.meter), owner: 'every meter asked for is at its own site, or its portfolio\'s' };
+  r.get('/', access.roles(['aggregator', 'prosumer'], own), async (ctx) => {
     const q = ctx.query;
     for (const k of Object.keys(q)) {
       if (!['meter', 'quantity', 'from', 'to', 'resolution'].includes(k)) throw new GfError(KernelErrors.GF_VALIDATION_FAILED, `unknown query parameter '${k}' (meter, quantity, from, to, resolution)`, { data: { parameter: k } });

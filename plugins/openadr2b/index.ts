@@ -1,4 +1,4 @@
-import { createToken, definePlugin, GfError, Router, StorageToken, validBody, type Storage } from '../../core/index.js';
+import { access, createToken, definePlugin, GfError, Router, StorageToken, validBody, type Storage } from '../../core/index.js';
 import { Oa2Config } from './config.js';
 import { Oa3Token } from '../openadr3/api.js';
 import { Oa2Errors } from './errors.js';
@@ -122,16 +122,16 @@ function operatorRouter(vtn: () => Oa2Vtn, tlsPort: () => number | undefined, st
     if (!v) throw new GfError(Oa2Errors.GF_OA2B_NOT_FOUND, `no 2.0b VEN '${id}'`);
     return v;
   };
-  r.get('/', (ctx) => {
+  r.get('/', access.roles(['operator']), (ctx) => {
     ctx.body = { vtnID: vtn().settings.vtnId, tlsPort: tlsPort() ?? null, vens: vtn().allVens().length };
   });
-  r.get('/vens', (ctx) => {
+  r.get('/vens', access.roles(['operator']), (ctx) => {
     ctx.body = vtn().allVens().sort((a, b) => a.ven_name.localeCompare(b.ven_name)).map(publicVen);
   });
-  r.get('/vens/:id', (ctx) => {
+  r.get('/vens/:id', access.roles(['operator']), (ctx) => {
     ctx.body = publicVen(ven(ctx.params.id!));
   });
-  r.post('/vens', async (ctx) => {
+  r.post('/vens', access.roles(['operator']), async (ctx) => {
     const { venName, fingerprint, secret } = validBody<{ venName: string; fingerprint?: string; secret?: string }>(ctx.request.body, PROVISION_SCHEMA, Oa2Errors.GF_OA2B_INVALID);
     // A VEN is bound to a credential: without one, whoever first registered the name would own it.
     if (!fingerprint && !secret && !vtn().venByName(venName)?.fingerprint && !vtn().venByName(venName)?.secret_hash) {
@@ -144,25 +144,25 @@ function operatorRouter(vtn: () => Oa2Vtn, tlsPort: () => number | undefined, st
     // The secret is stored as its scrypt hash and never shown again.
     ctx.body = publicVen(await vtn().provision(venName, { fingerprint: fingerprint ?? null, secret: secret ?? null }));
   });
-  r.post('/vens/:id/reregister', async (ctx) => {
+  r.post('/vens/:id/reregister', access.roles(['operator']), async (ctx) => {
     const v = ven(ctx.params.id!);
     await vtn().enqueue(v.ven_id, 'oadrRequestReregistration', { venID: v.ven_id });
     ctx.status = 202;
     ctx.body = { queued: 'oadrRequestReregistration' };
   });
-  r.post('/vens/:id/cancel-registration', async (ctx) => {
+  r.post('/vens/:id/cancel-registration', access.roles(['operator']), async (ctx) => {
     const v = ven(ctx.params.id!);
     if (!v.registration_id) throw new GfError(Oa2Errors.GF_OA2B_CONFLICT, `VEN '${v.ven_id}' is not registered`);
     await vtn().enqueue(v.ven_id, 'oadrCancelPartyRegistration', { requestID: 'x', registrationID: v.registration_id, venID: v.ven_id });
     ctx.status = 202;
     ctx.body = { queued: 'oadrCancelPartyRegistration' };
   });
-  r.get('/vens/:id/events', async (ctx) => {
+  r.get('/vens/:id/events', access.roles(['operator']), async (ctx) => {
     const v = ven(ctx.params.id!);
     const rows = await storage.query('SELECT event_id AS "eventID", delivered_mod AS "modificationNumber", opt_type AS "optType", response_ms::float8 AS "responseMs" FROM oa2_ven_events WHERE ven_id = $1 ORDER BY event_id', [v.ven_id]);
     ctx.body = rows.rows;
   });
-  r.get('/vens/:id/opts', async (ctx) => {
+  r.get('/vens/:id/opts', access.roles(['operator']), async (ctx) => {
     const v = ven(ctx.params.id!);
     const rows = await storage.query(
       `SELECT opt_id AS "optID", opt_type AS "optType", opt_reason AS "optReason", market_context AS "marketContext", event_id AS "eventID", mod_number AS "modificationNumber", periods, targets,
@@ -171,15 +171,15 @@ function operatorRouter(vtn: () => Oa2Vtn, tlsPort: () => number | undefined, st
     );
     ctx.body = rows.rows;
   });
-  r.get('/vens/:id/report-metadata', async (ctx) => {
+  r.get('/vens/:id/report-metadata', access.roles(['operator']), async (ctx) => {
     const v = ven(ctx.params.id!);
     ctx.body = (await storage.query('SELECT report_specifier_id AS "reportSpecifierID", report_name AS "reportName", body FROM oa2_report_metadata WHERE ven_id = $1 ORDER BY report_specifier_id', [v.ven_id])).rows;
   });
-  r.get('/vens/:id/report-requests', async (ctx) => {
+  r.get('/vens/:id/report-requests', access.roles(['operator']), async (ctx) => {
     const v = ven(ctx.params.id!);
     ctx.body = (await storage.query('SELECT report_request_id AS "reportRequestID", report_specifier_id AS "reportSpecifierID", status, body FROM oa2_report_requests WHERE ven_id = $1 ORDER BY created_ms', [v.ven_id])).rows;
   });
-  r.post('/vens/:id/report-requests', async (ctx) => {
+  r.post('/vens/:id/report-requests', access.roles(['operator']), async (ctx) => {
     const v = ven(ctx.params.id!);
     const b = validBody<{ reportSpecifierID: string; granularity: string; reportBackDuration: string; start?: string; duration?: string }>(ctx.request.body, REPORT_REQUEST_SCHEMA, Oa2Errors.GF_OA2B_INVALID);
     const spec = {
@@ -197,13 +197,13 @@ function operatorRouter(vtn: () => Oa2Vtn, tlsPort: () => number | undefined, st
       throw e;
     }
   });
-  r.delete('/vens/:id/report-requests/:rid', async (ctx) => {
+  r.delete('/vens/:id/report-requests/:rid', access.roles(['operator']), async (ctx) => {
     const v = ven(ctx.params.id!);
     if (!(await vtn().cancelReport(v, ctx.params.rid!))) throw new GfError(Oa2Errors.GF_OA2B_NOT_FOUND, `no open report request '${ctx.params.rid}'`);
     ctx.status = 202;
     ctx.body = { queued: 'oadrCancelReport' };
   });
-  r.get('/vens/:id/reports', async (ctx) => {
+  r.get('/vens/:id/reports', access.roles(['operator']), async (ctx) => {
     const v = ven(ctx.params.id!);
     const rows = await storage.query(
       'SELECT id::int AS id, report_request_id AS "reportRequestID", report_specifier_id AS "reportSpecifierID", report_name AS "reportName", body, received_ms::float8 AS "receivedMs" FROM oa2_reports WHERE ven_id = $1 ORDER BY id DESC LIMIT 200',
@@ -211,7 +211,7 @@ function operatorRouter(vtn: () => Oa2Vtn, tlsPort: () => number | undefined, st
     );
     ctx.body = rows.rows;
   });
-  r.get('/events/:id/participation', async (ctx) => {
+  r.get('/events/:id/participation', access.roles(['operator']), async (ctx) => {
     const list = await vtn().participation(ctx.params.id!);
     ctx.body = { eventID: ctx.params.id, vens: list, optIn: list.filter((x) => x.optType === 'optIn').length, optOut: list.filter((x) => x.optType === 'optOut').length };
   });

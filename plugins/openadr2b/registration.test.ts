@@ -43,7 +43,7 @@ function tlsPost(url: string, xml: string, client: TestCert, ca: string): Promis
 }
 
 const api = async (host: TestHost, method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> => {
-  const r = await fetch(`${host.url}/api/openadr2b${p}`, { method, ...(body ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}) });
+  const r = await fetch(`${host.url}/api/openadr2b${p}`, { method, headers: { ...host.operator, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
   const text = await r.text();
   return { status: r.status, body: text ? JSON.parse(text) : undefined };
 };

@@ -13,6 +13,7 @@ import { waitFor } from '../../core/testing/wait.js';
 import { encodePayload } from '../../standards/openadr2b/codec.js';
 import { certFingerprint, signPayload } from '../../standards/openadr2b/signature.js';
 import { messageName, xsdFailures } from '../../standards/openadr2b/testing/xsd.js';
+import { OPERATOR, OPERATOR_ENV } from '../../core/testing/operator.js';
 
 const OA3 = '/openadr3/3.1.0';
 const OA2 = '/OpenADR2/Simple/2.0b';
@@ -54,7 +55,7 @@ describe('OpenADR 2.0b over mutual TLS, with XML signatures, pull and push', fun
     plainCert = pki.issue('ven-plain');
     pushCert = pki.issue('ven-push');
     rogueCert = pki.issue('ven-rogue');
-    const config = loadConfigOrThrow({ env: {}, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
+    const config = loadConfigOrThrow({ env: { ...OPERATOR_ENV }, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
     config.plugins.openadr3 = { enabled: true, config: { clients: [{ clientId: 'bl-1', clientSecret: 'bl-secret-1', role: 'bl', name: 'Utility' }], mqtt: { enabled: false } } };
     config.plugins.openadr2b = {
       enabled: true,
@@ -72,7 +73,7 @@ describe('OpenADR 2.0b over mutual TLS, with XML signatures, pull and push', fun
     for (const p of ['ledger', 'devices', 'meter-data', 'weather', 'forecasting', 'baseline', 'pv-degradation', 'p2p-market']) config.plugins[p] = { enabled: false, config: {} };
     config.log.level = 'silent';
     server = await startServer({ config, log: createLogger({ level: 'silent' }) });
-    const info = (await (await fetch(`${server.url}/api/openadr2b`)).json()) as { tlsPort: number };
+    const info = (await (await fetch(`${server.url}/api/openadr2b`, { headers: OPERATOR })).json()) as { tlsPort: number };
     tlsBase = `https://127.0.0.1:${info.tlsPort}${OA2}`;
     const t = await fetch(`${server.url}${OA3}/auth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials&client_id=bl-1&client_secret=bl-secret-1' });
     bl = ((await t.json()) as { access_token: string }).access_token;
@@ -109,20 +110,20 @@ describe('OpenADR 2.0b over mutual TLS, with XML signatures, pull and push', fun
       },
     });
     await ven.start();
-    const row = (await (await fetch(`${server.url}/api/openadr2b/vens/${ven.venID}`)).json()) as any;
+    const row = (await (await fetch(`${server.url}/api/openadr2b/vens/${ven.venID}`, { headers: OPERATOR })).json()) as any;
     assert.deepEqual([row.venName, row.fingerprint, row.xmlSignature, row.registered], [name, ven.fingerprint, sign, true]);
     const program = await oa3('POST', '/programs', { programName: `tls-program-${name}` });
     const start = Date.now() + 3600_000;
     const ev = await oa3('POST', '/events', { programID: program.id, intervalPeriod: { start: new Date(start).toISOString(), duration: 'PT1H' }, intervals: [{ id: 0, payloads: [{ type: 'PRICE', values: [0.31] }] }], payloadDescriptors: [{ objectType: 'EVENT_PAYLOAD_DESCRIPTOR', payloadType: 'PRICE', units: 'KWH', currency: 'USD' }] });
     await waitFor(() => ven.events.has(ev.id), 10_000, 'the VEN to get the event');
     assert.deepEqual(ven.events.get(ev.id)!.signals.map((s) => [s.signalName, s.signalType, s.intervals[0]!.value]), [['ELECTRICITY_PRICE', 'price', 0.31]]);
-    const part = async () => (await (await fetch(`${server.url}/api/openadr2b/events/${ev.id}/participation`)).json()) as any;
+    const part = async () => (await (await fetch(`${server.url}/api/openadr2b/events/${ev.id}/participation`, { headers: OPERATOR })).json()) as any;
     await waitFor(async () => (await part()).vens.some((v: any) => v.venName === name && v.optType === 'optIn'), 10_000, 'optIn recorded');
     await ven.createOpt({ optType: 'optOut', eventID: ev.id });
     assert.ok((await part()).vens.some((v: any) => v.venName === name && v.optType === 'optOut'));
     const schedule = await ven.createOpt({ optType: 'optOut', optReason: 'x-schedule', periods: [{ startMs: start, duration: 'PT30M' }] });
     await ven.cancelOpt(schedule);
-    await waitFor(async () => ((await (await fetch(`${server.url}/api/openadr2b/vens/${ven.venID}/reports`)).json()) as any[]).length > 0, 10_000, 'telemetry over TLS');
+    await waitFor(async () => ((await (await fetch(`${server.url}/api/openadr2b/vens/${ven.venID}/reports`, { headers: OPERATOR })).json()) as any[]).length > 0, 10_000, 'telemetry over TLS');
     await oa3('PUT', `/events/${ev.id}`, { programID: program.id, intervalPeriod: { start: new Date(start).toISOString(), duration: 'PT1H' }, intervals: [{ id: 0, payloads: [{ type: 'PRICE', values: [0.42] }] }] });
     await waitFor(() => ven.events.get(ev.id)?.modificationNumber === 1, 10_000, 'the modification over TLS');
     await oa3('DELETE', `/events/${ev.id}`);
@@ -189,12 +190,12 @@ describe('OpenADR 2.0b over mutual TLS, with XML signatures, pull and push', fun
     const s = ven.events.get(ev.id)!.signals[0]!;
     assert.deepEqual([s.signalName, s.signalType, s.payloadType], ['LOAD_DISPATCH', 'setpoint', 'DISPATCH_SETPOINT']);
     await waitFor(async () => {
-      const p = (await (await fetch(`${server.url}/api/openadr2b/events/${ev.id}/participation`)).json()) as any;
+      const p = (await (await fetch(`${server.url}/api/openadr2b/events/${ev.id}/participation`, { headers: OPERATOR })).json()) as any;
       return p.vens.some((v: any) => v.venName === 'push-site' && v.optType === 'optOut');
     }, 10_000, 'the pushed VEN\'s optOut to be recorded');
     await ven.cancelRegistration();
     await vens[0]!.cancelRegistration();
-    assert.equal(((await (await fetch(`${server.url}/api/openadr2b/vens/${vens[0]!.venID}`)).json()) as any).registered, false);
+    assert.equal(((await (await fetch(`${server.url}/api/openadr2b/vens/${vens[0]!.venID}`, { headers: OPERATOR })).json()) as any).registered, false);
   });
 
   it('emitted every message over TLS (signed ones included) as the official XSD requires', () => {

@@ -20,9 +20,8 @@ function notXml(): Reply {
 /** The simple HTTP binding on the main (plain HTTP) port: POST {basePath}/{Service}. */
 export function serviceRouter(vtn: () => Oa2Vtn): Router {
   const r = new Router();
-  // VENs speak the 2.0b protocol (registration, TLS), not the kernel's operator tokens.
-  r.use(access('public'));
-  r.post('/:service', async (ctx) => {
+  // VENs speak the 2.0b protocol (registration, TLS), not the platform's tokens.
+  r.post('/:service', access.protocol('OpenADR 2.0b: registration bound to a VEN credential (secret or client certificate)'), async (ctx) => {
     const service = ctx.params.service as Service;
     if (!SERVICES.includes(service)) throw new GfError(Oa2Errors.GF_OA2B_NOT_FOUND, `no OpenADR 2.0b service '${service}' (one of ${SERVICES.join(', ')})`);
     const raw = ctx.request.rawBody;

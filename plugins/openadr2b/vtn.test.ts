@@ -10,6 +10,7 @@ import { waitFor } from '../../core/testing/wait.js';
 import { exited, gridflex, run } from '../../test/process.js';
 import { encodePayload } from '../../standards/openadr2b/codec.js';
 import { messageName, xsdFailures } from '../../standards/openadr2b/testing/xsd.js';
+import { OPERATOR, OPERATOR_ENV } from '../../core/testing/operator.js';
 
 const OA3 = '/openadr3/3.1.0';
 const OA2 = '/OpenADR2/Simple/2.0b';
@@ -47,7 +48,7 @@ describe('OpenADR 2.0b VTN and VEN over plain HTTP (pull)', function () {
   const ids = { targeted: '', open: '', other: '', high: '' };
 
   async function boot(port = 0): Promise<void> {
-    const config = loadConfigOrThrow({ env: {}, overrides: { port, dataDir: path.join(dir, 'data') } });
+    const config = loadConfigOrThrow({ env: { ...OPERATOR_ENV }, overrides: { port, dataDir: path.join(dir, 'data') } });
     config.plugins.openadr3 = {
       enabled: true,
       config: {
@@ -75,7 +76,7 @@ describe('OpenADR 2.0b VTN and VEN over plain HTTP (pull)', function () {
     return text ? JSON.parse(text) : undefined;
   };
   const api = async (method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> => {
-    const r = await fetch(`${server.url}/api/openadr2b${p}`, { method, ...(body ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}) });
+    const r = await fetch(`${server.url}/api/openadr2b${p}`, { method, headers: { ...OPERATOR, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
     const text = await r.text();
     return { status: r.status, body: text ? JSON.parse(text) : undefined };
   };

@@ -201,18 +201,20 @@ async function readScope(ctx: Context, deps: RouteDeps, kind: Kind, requested: s
   return { where: visibleThrough(effective), visible: effective };
 }
 
+/** The 3.1 VTN authenticates by its own OAuth2 bearer tokens (Definition §Security), not the platform's. */
+const OA3 = access.protocol('OpenADR 3.1 bearer token (BL or VEN client of the openadr3 plugin), object privacy per client');
+const OA3_PUBLIC = access.protocol('OpenADR 3.1 token discovery and endpoint (client credentials)');
+
 export function buildRouter(deps: RouteDeps): Router {
   const r = new Router();
-  // The VTN authenticates its clients itself (OAuth2 below), so the kernel's operator tokens do not apply.
-  r.use(access('public'));
 
   // ---- auth (no token needed) ----
-  r.get('/auth/server', (ctx) => {
+  r.get('/auth/server', OA3_PUBLIC, (ctx) => {
     const base = deps.publicUrl ?? `${ctx.protocol}://${ctx.host}`;
     ctx.body = { tokenURL: deps.tokens.external?.tokenUrl ?? `${base}${deps.basePath}/auth/token` };
   });
 
-  r.post('/auth/token', async (ctx) => {
+  r.post('/auth/token', OA3_PUBLIC, async (ctx) => {
     // Definition §Token endpoint discovery: with an external server, this endpoint may answer 501.
     if (deps.tokens.external) throw new GfError(Oa3Errors.GF_OA3_NOT_IMPLEMENTED, `this VTN takes tokens from ${deps.tokens.external.tokenUrl}; see GET /auth/server`);
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
@@ -263,7 +265,7 @@ export function buildRouter(deps: RouteDeps): Router {
   // ---- notifiers (Definition §Notifications via Additional Protocols) ----
   // Any authenticated client may list the bindings: a VEN needs them to find the broker (the spec's
   // read_all would hide MQTT from VENs; docs/openadr3.md).
-  r.get('/notifiers', (ctx) => {
+  r.get('/notifiers', OA3, (ctx) => {
     const m = deps.mqtt();
     ctx.body = {
       WEBHOOK: true,
@@ -282,20 +284,20 @@ export function buildRouter(deps: RouteDeps): Router {
     ['/notifiers/mqtt/topics/resources', 'resources', true],
   ];
   for (const [route, base, withCreate] of blTopics) {
-    r.get(route, (ctx) => {
+    r.get(route, OA3, (ctx) => {
       mqttOn();
       requireScope(ctx, 'read_all', 'read_bl');
       ctx.body = topics.of(base, withCreate);
     });
   }
-  r.get('/notifiers/mqtt/topics/programs/:programID', async (ctx) => {
+  r.get('/notifiers/mqtt/topics/programs/:programID', OA3, async (ctx) => {
     mqttOn();
     requireScope(ctx, 'read_all');
     const id = requireId(ctx.params.programID, 'programID');
     if (!(await deps.store.get('PROGRAM', id))) throw notFound(KINDS[0]!, id);
     ctx.body = topics.of(`programs/${id}`, false);
   });
-  r.get('/notifiers/mqtt/topics/programs/:programID/events', async (ctx) => {
+  r.get('/notifiers/mqtt/topics/programs/:programID/events', OA3, async (ctx) => {
     mqttOn();
     requireScope(ctx, 'read_all');
     const id = requireId(ctx.params.programID, 'programID');
@@ -303,7 +305,7 @@ export function buildRouter(deps: RouteDeps): Router {
     ctx.body = topics.of(`programs/${id}/events`, true);
   });
   for (const [suffix, withCreate] of [['', false], ['/events', true], ['/programs', true], ['/resources', true]] as const) {
-    r.get(`/notifiers/mqtt/topics/vens/:venID${suffix}`, async (ctx) => {
+    r.get(`/notifiers/mqtt/topics/vens/:venID${suffix}`, OA3, async (ctx) => {
       mqttOn();
       const p = requireScope(ctx, 'read_all', 'read_ven_objects');
       const id = requireId(ctx.params.venID, 'venID');
@@ -313,7 +315,7 @@ export function buildRouter(deps: RouteDeps): Router {
   }
 
   for (const kind of KINDS) {
-    r.get(`/${kind.path}`, async (ctx) => {
+    r.get(`/${kind.path}`, OA3, async (ctx) => {
       const q = parseQuery(ctx);
       const { where, visible } = await readScope(ctx, deps, kind, q.targets);
       addListFilters(kind, q, where);
@@ -321,7 +323,7 @@ export function buildRouter(deps: RouteDeps): Router {
       ctx.body = rows.map((row) => represent(row, visible));
     });
 
-    r.get(`/${kind.path}/:id`, async (ctx) => {
+    r.get(`/${kind.path}/:id`, OA3, async (ctx) => {
       const id = requireId(ctx.params.id, 'id');
       const q = parseQuery(ctx);
       const { where, visible } = await readScope(ctx, deps, kind, q.targets);
@@ -330,7 +332,7 @@ export function buildRouter(deps: RouteDeps): Router {
       ctx.body = represent(row, visible);
     });
 
-    r.post(`/${kind.path}`, async (ctx) => {
+    r.post(`/${kind.path}`, OA3, async (ctx) => {
       const p = requireScope(ctx, kind.writeScope);
       const row = await buildRow(ctx, deps, kind, p, undefined);
       const saved = await write(deps, 'CREATE', (db) => deps.store.insert(row, db));
@@ -338,7 +340,7 @@ export function buildRouter(deps: RouteDeps): Router {
       ctx.body = represent(saved, p.scopes.has('read_all') ? undefined : []);
     });
 
-    r.put(`/${kind.path}/:id`, async (ctx) => {
+    r.put(`/${kind.path}/:id`, OA3, async (ctx) => {
       const p = requireScope(ctx, kind.writeScope);
       const existing = await ownedRow(ctx, deps, kind, p);
       const row = await buildRow(ctx, deps, kind, p, existing);
@@ -346,7 +348,7 @@ export function buildRouter(deps: RouteDeps): Router {
       ctx.body = represent(saved, p.scopes.has('read_all') ? undefined : []);
     });
 
-    r.delete(`/${kind.path}/:id`, async (ctx) => {
+    r.delete(`/${kind.path}/:id`, OA3, async (ctx) => {
       const p = requireScope(ctx, kind.writeScope);
       const existing = await ownedRow(ctx, deps, kind, p);
       await write(deps, 'DELETE', async (db) => {

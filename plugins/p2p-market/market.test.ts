@@ -10,6 +10,7 @@ import { EDRP } from '../../test/data.js';
 import { clearSkyMean } from '../forecasting/api.js';
 import { ReadingsParser } from '../meter-data/api.js';
 import { Oa3Token } from '../openadr3/api.js';
+import { OPERATOR, OPERATOR_ENV } from '../../core/testing/operator.js';
 
 const DAY = 86_400_000;
 const SITE = { latitude: 56.0, longitude: -3.8 };
@@ -23,13 +24,13 @@ describe('p2p-market end to end on the embedded EVM: register, fund, orders (som
   const api = async (method: string, p: string, body?: unknown) => {
     // Minting (tokens/buy, rewards) is the payment provider's: these calls carry its credential.
     const minting: Record<string, string> = /\/tokens\/buy$|^\/rewards$/.test(p) ? { 'x-payment-provider-token': PAY } : {};
-    const res = await fetch(`${server.url}/api/market${p}`, { method, headers: { ...minting, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    const res = await fetch(`${server.url}/api/market${p}`, { method, headers: { ...OPERATOR, ...minting, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
     return { status: res.status, body: res.status === 204 ? null : ((await res.json()) as any) };
   };
   const balance = async (a: Address) => L.call<bigint>('EnergyToken', 'balanceOf', [a]);
 
   before(async () => {
-    const config = loadConfigOrThrow({ env: {}, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
+    const config = loadConfigOrThrow({ env: { ...OPERATOR_ENV }, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
     config.plugins['p2p-market'] = { enabled: true, config: { jobEvery: '', paymentProviderTokens: [PAY], sessionsAhead: 2, greenRewardPerKwh: 200, defaultRules: { autoBid: false, green: true, maxOrderWh: 20_000 } } };
     config.plugins['pv-degradation'] = { enabled: true, config: { defaultSite: SITE } };
     server = await startServer({ config, log: createLogger({ level: 'silent' }) });
@@ -99,7 +100,8 @@ describe('p2p-market end to end on the embedded EVM: register, fund, orders (som
     const sold = await api('POST', '/prosumers/c3/tokens/sell', { amount: '1000', reference: 'payout-c3' });
     assert.equal(sold.body.balance, '19000');
     assert.equal((await api('POST', '/prosumers/c3/tokens/buy', { amount: -5, reference: 'x' })).status, 400);
-    assert.equal((await api('POST', '/rewards', { amount: 5000, reference: 'pool-1' })).body.rewardPool, '5000');
+    const rw = await api('POST', '/rewards', { amount: 5000, reference: 'pool-1' });
+    assert.equal(rw.body.rewardPool, '5000', JSON.stringify(rw));
   });
 
   it('opens sessions with automatic orders from forecasts and a price signal', async () => {
@@ -174,7 +176,7 @@ describe('p2p-market end to end on the embedded EVM: register, fund, orders (som
     }
     for (const id of Object.keys(wallets)) held[id] = await balance(wallets[id]!);
     // The HMI plots the two curves as steps with the clearing point, and lists the trades.
-    const hmi = await fetch(`${server.url}/hmi/market/sessions/${sid}`);
+    const hmi = await fetch(`${server.url}/hmi/market/sessions/${sid}`, { headers: OPERATOR });
     assert.equal(hmi.status, 200);
     const html = await hmi.text();
     const svg = /<svg[\s\S]*<\/svg>/.exec(html)![0];
@@ -188,9 +190,9 @@ describe('p2p-market end to end on the embedded EVM: register, fund, orders (som
     assert.equal(pointsOf(named('demand')), 2 * v.curves.demand.length + 1, 'one step per bid');
     assert.ok(svg.includes(`cleared ${c.body.volumeWh / 1000} kWh at ${c.body.price}`), 'the clearing point is labelled');
     assert.equal((html.match(/<tr>/g) ?? []).length, 1 + v.trades.length + 1 + v.book.length, 'a row per trade and per order, plus headers');
-    const overview = await (await fetch(`${server.url}/hmi/`)).text();
+    const overview = await (await fetch(`${server.url}/hmi/`, { headers: OPERATOR })).text();
     assert.ok(overview.includes(`href="/hmi/market/sessions/${sid}"`));
-    assert.equal((await fetch(`${server.url}/hmi/market/sessions/99999999999`)).status, 404);
+    assert.equal((await fetch(`${server.url}/hmi/market/sessions/99999999999`, { headers: OPERATOR })).status, 404);
   });
 
   it('settles from metered delivery: sellers paid for what they delivered, shortfalls penalised, green rewarded, every balance checked', async () => {
@@ -199,7 +201,7 @@ describe('p2p-market end to end on the embedded EVM: register, fund, orders (som
     // Metered delivery comes in through the readings import: s1 delivers all it sold (and more), s2 only half.
     const sold = (seller: string) => v.trades.filter((t: any) => v.book.find((o: any) => o.id === t.offer_id).prosumer === seller).reduce((a: number, t: any) => a + t.qty_wh, 0);
     const csv = `ts,meter,value\n${new Date(start).toISOString()},m-s1,${sold('s1') + 50}\n${new Date(start).toISOString()},m-s2,${Math.floor(sold('s2') / 2)}\n`;
-    const imported = await fetch(`${server.url}/api/readings?unit=Wh&quantity=energyExport&resolution=15m`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: csv });
+    const imported = await fetch(`${server.url}/api/readings?unit=Wh&quantity=energyExport&resolution=15m`, { method: 'POST', headers: { ...OPERATOR,  'content-type': 'text/csv' }, body: csv });
     assert.equal(imported.status, 201, await imported.text());
     assert.equal((await api('POST', `/sessions/${sid}/settle`)).body.code, 'GF_MARKET_WRONG_STATE', 'not during delivery');
     await L.advanceTime(Math.ceil((Date.parse(v.slotEnd) - (await L.chainTime()) * 1000) / 1000) + 1);

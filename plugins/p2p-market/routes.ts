@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { GfError, Router, validBody } from '../../core/index.js';
+import { access, GfError, ref, Router, validBody, type RuleContext } from '../../core/index.js';
 import { MarketErrors } from './errors.js';
 import type { MarketService, OrderInput } from './market.js';
 
@@ -58,50 +58,54 @@ function requirePaymentProvider(ctx: { get(header: string): string }, tokens: re
 export function marketRouter(m: () => MarketService, paymentProviderTokens: readonly string[] = []): Router {
   const r = new Router();
   const minters = paymentProviderTokens.map(digest);
-  r.post('/prosumers', async (ctx) => {
+  const self = (id: (c: RuleContext) => unknown) => ({ owns: (c: RuleContext) => ref.party(id(c)), owner: 'the prosumer is itself, or in its portfolio' });
+  const body0 = (c: RuleContext) => (c.request.body && typeof c.request.body === 'object' ? (c.request.body as Record<string, unknown>) : {});
+  r.post('/prosumers', access.roles(['prosumer', 'aggregator'], { owns: (c) => [ref.party(body0(c).id), ref.meter(body0(c).meterId)], owner: 'the prosumer is itself (or in its portfolio) and the meter is at its site' }), async (ctx) => {
     const b = body<{ id: string; meterId: string; wallet?: string; rules?: object }>(ctx.request.body, SCHEMAS.prosumer);
     ctx.status = 201;
     ctx.body = await m().register({ id: b.id, meterId: b.meterId, ...(b.wallet !== undefined ? { wallet: b.wallet } : {}), ...(b.rules ? { rules: b.rules as never } : {}) });
   });
-  r.get('/prosumers/:id', async (ctx) => {
+  r.get('/prosumers/:id', access.roles(['prosumer', 'aggregator'], self((c) => c.params.id)), async (ctx) => {
     ctx.body = await m().position(ctx.params.id!);
   });
-  r.post('/prosumers/:id/tokens/:action', async (ctx) => {
-    if (ctx.params.action === 'buy') requirePaymentProvider(ctx, minters);
+  // Minting: the operator, and with the payment provider's credential; a prosumer may only sell (burn) its own tokens.
+  r.post('/prosumers/:id/tokens/buy', access.roles(['operator']), async (ctx) => {
+    requirePaymentProvider(ctx, minters);
     const b = body<{ amount: number | string; reference: string }>(ctx.request.body, SCHEMAS.tokens);
-    const amount = int(b.amount, 'amount');
-    if (ctx.params.action === 'buy') ctx.body = await m().buyTokens(ctx.params.id!, amount, b.reference);
-    else if (ctx.params.action === 'sell') ctx.body = await m().sellTokens(ctx.params.id!, amount, b.reference);
-    else throw bad('action', 'tokens/buy or tokens/sell');
+    ctx.body = await m().buyTokens(ctx.params.id!, int(b.amount, 'amount'), b.reference);
   });
-  r.post('/rewards', async (ctx) => {
+  r.post('/prosumers/:id/tokens/sell', access.roles(['prosumer', 'aggregator'], self((c) => c.params.id)), async (ctx) => {
+    const b = body<{ amount: number | string; reference: string }>(ctx.request.body, SCHEMAS.tokens);
+    ctx.body = await m().sellTokens(ctx.params.id!, int(b.amount, 'amount'), b.reference);
+  });
+  r.post('/rewards', access.roles(['operator']), async (ctx) => {
     requirePaymentProvider(ctx, minters);
     const b = body<{ amount: number | string; reference: string }>(ctx.request.body, SCHEMAS.rewards);
     ctx.body = await m().fundRewards(int(b.amount, 'amount'), b.reference);
   });
-  r.get('/sessions', async (ctx) => {
+  r.get('/sessions', access.signedIn(), async (ctx) => {
     ctx.body = await m().sessions();
   });
-  r.post('/sessions/open', async (ctx) => {
+  r.post('/sessions/open', access.roles(['operator']), async (ctx) => {
     ctx.body = { opened: await m().ensureSessions() };
   });
-  r.get('/sessions/:id', async (ctx) => {
+  r.get('/sessions/:id', access.signedIn(), async (ctx) => {
     ctx.body = await m().view(sessionId(ctx.params.id!));
   });
-  r.post('/sessions/:id/orders', async (ctx) => {
+  r.post('/sessions/:id/orders', access.roles(['prosumer', 'aggregator'], { owns: (c) => (Array.isArray(body0(c).orders) ? (body0(c).orders as unknown[]) : []).map((o) => ref.party((o as Record<string, unknown> | null)?.prosumer)), owner: 'every order\'s prosumer is itself, or in its portfolio' }), async (ctx) => {
     const b = body<{ orders: Record<string, unknown>[] }>(ctx.request.body, SCHEMAS.orders);
     const orders = b.orders.map((x) => ({ prosumer: String(x.prosumer ?? ''), side: x.side, qtyWh: x.qtyWh, limitPrice: x.limitPrice }) as OrderInput);
     ctx.status = 201;
     ctx.body = await m().submit(sessionId(ctx.params.id!), orders);
   });
-  r.delete('/sessions/:id/orders/:order', async (ctx) => {
+  r.delete('/sessions/:id/orders/:order', access.roles(['prosumer', 'aggregator'], self((c) => c.query.prosumer)), async (ctx) => {
     const prosumer = typeof ctx.query.prosumer === 'string' ? ctx.query.prosumer : '';
     if (!/^\d{1,10}$/.test(ctx.params.order!)) throw bad('order', 'order ids are whole numbers');
     await m().cancel(Number(ctx.params.order), prosumer);
     ctx.status = 204;
   });
   /** Amendment before gate closure: checked first, then replaced in one step (the new order loses its place). */
-  r.put('/sessions/:id/orders/:order', async (ctx) => {
+  r.put('/sessions/:id/orders/:order', access.roles(['prosumer', 'aggregator'], self((c) => body0(c).prosumer)), async (ctx) => {
     const b = body(ctx.request.body, SCHEMAS.order);
     if (!/^\d{1,10}$/.test(ctx.params.order!)) throw bad('order', 'order ids are whole numbers');
     const sid = sessionId(ctx.params.id!);
@@ -109,14 +113,14 @@ export function marketRouter(m: () => MarketService, paymentProviderTokens: read
     ctx.status = 201;
     ctx.body = await m().amend(sid, Number(ctx.params.order), input);
   });
-  r.post('/sessions/:id/clear', async (ctx) => {
+  r.post('/sessions/:id/clear', access.roles(['operator']), async (ctx) => {
     ctx.body = await m().clear(sessionId(ctx.params.id!));
   });
   /** Voids a session that is open or whose clearing cannot complete; every escrow goes back. */
-  r.post('/sessions/:id/cancel', async (ctx) => {
+  r.post('/sessions/:id/cancel', access.roles(['operator']), async (ctx) => {
     ctx.body = await m().cancelSession(sessionId(ctx.params.id!));
   });
-  r.post('/sessions/:id/settle', async (ctx) => {
+  r.post('/sessions/:id/settle', access.roles(['operator']), async (ctx) => {
     ctx.body = await m().settle(sessionId(ctx.params.id!));
   });
   return r;

@@ -22,7 +22,7 @@ function apiOf(host: TestHost): Api {
   return async (method, p, body, headers = {}) => {
     const res = await fetch(`${host.url}/api/market${p}`, {
       method,
-      headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: { ...host.operator, ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     return { status: res.status, body: res.status === 204 ? null : ((await res.json()) as any) };
@@ -50,12 +50,17 @@ describe('p2p-market: minting is the payment provider’s, and a payment referen
   after(async () => host?.close());
 
   it('refuses to mint without the payment provider’s credential, or with a wrong one', async () => {
-    const attempts: Record<string, string>[] = [{}, { 'x-payment-provider-token': 'not-the-provider-token' }, { authorization: `Bearer ${PAY}` }];
-    for (const headers of attempts) {
+    // The operator's own token is not enough; the provider's credential as a bearer token is no platform token at all.
+    const attempts: [Record<string, string>, string][] = [
+      [{}, 'GF_MARKET_UNAUTHORIZED'],
+      [{ 'x-payment-provider-token': 'not-the-provider-token' }, 'GF_MARKET_UNAUTHORIZED'],
+      [{ authorization: `Bearer ${PAY}` }, 'GF_AUTH_INVALID_TOKEN'],
+    ];
+    for (const [headers, code] of attempts) {
       const r = await api('POST', '/prosumers/p1/tokens/buy', { amount: 100, reference: 'free-1' }, headers);
-      assert.deepEqual([r.status, r.body.code], [401, 'GF_MARKET_UNAUTHORIZED'], JSON.stringify(r.body));
+      assert.deepEqual([r.status, r.body.code], [401, code], JSON.stringify(r.body));
       const f = await api('POST', '/rewards', { amount: 100, reference: 'free-2' }, headers);
-      assert.deepEqual([f.status, f.body.code], [401, 'GF_MARKET_UNAUTHORIZED'], JSON.stringify(f.body));
+      assert.deepEqual([f.status, f.body.code], [401, code], JSON.stringify(f.body));
     }
     assert.equal(await balance(), 0n);
     assert.equal(await L.call('EnergyToken', 'totalSupply', []), 0n, 'nothing minted');

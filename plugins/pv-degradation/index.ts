@@ -1,4 +1,4 @@
-import { definePlugin, GfError, KernelErrors, Router, StorageToken, isQuantity, type Migration, type Quantity } from '../../core/index.js';
+import { access, ref, definePlugin, GfError, KernelErrors, Router, StorageToken, isQuantity, type Migration, type Quantity } from '../../core/index.js';
 import { PvConfig } from './config.js';
 import { ForecastModels } from '../forecasting/api.js';
 import { PvErrors } from './errors.js';
@@ -45,7 +45,9 @@ export const pvDegradationPlugin = definePlugin({
     const { rows } = await storage.query<{ meter_id: string; rate_pct_per_year: number }>('SELECT meter_id, rate_pct_per_year FROM pv_health');
     for (const r of rows) rates.set(r.meter_id, Number(r.rate_pct_per_year));
     const r = new Router();
-    r.get('/', async (http) => {
+    const groups = ctx.config.groups as Record<string, string[]>;
+    const own = { owns: (c: { query: Record<string, unknown> }) => [...([] as unknown[]).concat(c.query.meter ?? []), ...(typeof c.query.group === 'string' ? (groups[c.query.group] ?? []) : [])].map(ref.meter), owner: 'the meters (and groups) asked for are its own or its portfolio\'s' };
+    r.get('/', access.roles(['aggregator', 'prosumer'], own), async (http) => {
       const q = http.query;
       for (const k of Object.keys(q)) {
         if (!['meter', 'group', 'quantity', 'years'].includes(k)) throw new GfError(KernelErrors.GF_VALIDATION_FAILED, `unknown query parameter '${k}' (meter, group, quantity, years)`, { data: { parameter: k } });

@@ -12,6 +12,7 @@ import { loadWideCsv } from '../forecasting/load.js';
 import { persistence } from '../forecasting/models.js';
 import { pvClearSkyModel } from './pv-model.js';
 import { yearOnYear, type DailyPr } from './yoy.js';
+import { OPERATOR, OPERATOR_ENV } from '../../core/testing/operator.js';
 
 const MUNICH: Site = { latitude: 48.1, longitude: 11.6 };
 const DAY = 86_400_000;
@@ -85,7 +86,7 @@ describe('pv-degradation: /api/pv-health and the corrected forecast', function (
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gf-pv-'));
   let server: Awaited<ReturnType<typeof startServer>>;
   before(async () => {
-    const config = loadConfigOrThrow({ env: {}, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
+    const config = loadConfigOrThrow({ env: { ...OPERATOR_ENV }, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
     config.plugins['pv-degradation'] = { enabled: true, config: { sites: { roofA: MUNICH, roofB: MUNICH, roofC: MUNICH, roofD: MUNICH, young: MUNICH }, groups: { street: ['roofA', 'roofB', 'roofC', 'roofD'] } } };
     server = await startServer({ config, log: createLogger({ level: 'silent' }) });
     const storage = server.host.resolve(StorageToken);
@@ -101,7 +102,7 @@ describe('pv-degradation: /api/pv-health and the corrected forecast', function (
     rmSync(dir, { recursive: true, force: true });
   });
   const get = async (p: string) => {
-    const res = await fetch(`${server.url}${p}`);
+    const res = await fetch(`${server.url}${p}`, { headers: OPERATOR });
     return { status: res.status, body: (await res.json()) as any };
   };
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { definePlugin, GfError, KernelErrors, Router, SchedulerToken, StorageToken, type PluginCommand, type Storage } from '../../core/index.js';
+import { access, definePlugin, GfError, KernelErrors, Router, SchedulerToken, StorageToken, type PluginCommand, type Storage } from '../../core/index.js';
 import { WeatherConfig } from './config.js';
 
 export { WeatherConfig } from './config.js';
@@ -112,7 +112,7 @@ export const weatherPlugin = definePlugin({
       },
     };
     const r = new Router();
-    r.get('/', async (http) => {
+    r.get('/', access.signedIn(), async (http) => {
       const loc = typeof http.query.location === 'string' ? http.query.location : '';
       if (!ctx.config.locations[loc]) throw new GfError(WeatherErrors.GF_WEATHER_UNKNOWN_LOCATION, `no location '${loc}' (configured: ${Object.keys(ctx.config.locations).join(', ') || 'none'})`, { data: { location: loc } });
       const from = Date.parse(String(http.query.from ?? ''));

@@ -10,6 +10,7 @@ import { startServer } from '../../core/server.js';
 import { run } from '../../test/process.js';
 import { clearSkyMean } from '../forecasting/api.js';
 import { fetchHourly } from './source.js';
+import { OPERATOR, OPERATOR_ENV } from '../../core/testing/operator.js';
 
 const DAY = 86_400_000;
 const SITE = { latitude: 48.1, longitude: 11.6 };
@@ -48,13 +49,13 @@ describe('weather: Open-Meteo-compatible source, files, and their use by forecas
   let src: Awaited<ReturnType<typeof openMeteo>>;
   let server: Awaited<ReturnType<typeof startServer>>;
   const get = async (p: string) => {
-    const res = await fetch(`${server.url}${p}`);
+    const res = await fetch(`${server.url}${p}`, { headers: OPERATOR });
     return { status: res.status, body: (await res.json()) as any };
   };
 
   before(async () => {
     src = await openMeteo({ cloudAhead: 0.5 });
-    const config = loadConfigOrThrow({ env: {}, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
+    const config = loadConfigOrThrow({ env: { ...OPERATOR_ENV }, overrides: { port: 0, dataDir: path.join(dir, 'data') } });
     config.plugins.weather = {
       enabled: true,
       config: { locations: { munich: SITE }, meters: { roofW: 'munich', homeW: 'munich' }, source: { url: src.url, pastDays: 40, forecastDays: 3 } },

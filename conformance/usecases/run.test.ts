@@ -56,12 +56,12 @@ describe('gridflex usecases run: the HL-UC02 steps against a running gridflex (r
     assert.match(r.err.at(-1)!, /^22 steps: \d+ pass, 0 fail, \d+ skip, 0 not implemented, 0 not automated$/);
     // The objects are really there: the registered buyer holds its tokens less the escrow of nothing (its bid was withdrawn).
     const buyer = /registered (\S+) and/.exec(by('HL-UC02-LL-UC01', 'register').detail!)![1]!;
-    const pos = (await (await fetch(`${host.url}/api/market/prosumers/${buyer}`)).json()) as { balance: string; orders: unknown[] };
+    const pos = (await (await fetch(`${host.url}/api/market/prosumers/${buyer}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { balance: string; orders: unknown[] };
     assert.equal(pos.balance, '1000000');
     assert.equal(pos.orders.length, 2);
     // The run's offer was withdrawn at the end: nothing of the run is left to trade in the session.
     const session = Number(/session (\d+)/.exec(by('HL-UC02-LL-UC02', 'open-session').detail!)![1]);
-    const view = (await (await fetch(`${host.url}/api/market/sessions/${session}`)).json()) as { book: unknown[] };
+    const view = (await (await fetch(`${host.url}/api/market/sessions/${session}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { book: unknown[] };
     assert.deepEqual(view.book, []);
   });
 

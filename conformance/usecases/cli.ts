@@ -26,7 +26,8 @@ each step naming the gridflex component and API call or event that realises it, 
                         gridflex over HTTP and reports each step: pass, fail, skip (with why), not implemented,
                         not automated, with its time
   --target URL          the server's base URL, e.g. http://127.0.0.1:8080
-  --token T             an operator API token (server.apiTokens; default: env GRIDFLEX_TOKEN)
+  --token T             a bearer token with the operator role: an operator party's access token (POST
+                        /api/auth/token, gridflex tokens issue) or one of server.apiTokens (default: env GRIDFLEX_TOKEN)
   --payment-token T     one of the market's paymentProviderTokens, for the steps that mint tokens
   --destructive         also run steps that change state beyond the run's own objects (cancelling a session)
   --prefix NAME         prefix of the prosumer ids the run registers (default gfuc)

@@ -126,8 +126,8 @@ export const access = {
       }
       if (opts.owns && p.role !== 'operator') {
         const got = opts.owns(ctx as RuleContext);
-        const refs = (Array.isArray(got) ? got : [got]).filter((x): x is ObjectRef => x !== undefined && typeof x.id === 'string' && x.id !== '');
-        for (const o of refs) {
+        for (const o of Array.isArray(got) ? got : [got]) {
+          if (o === undefined || typeof o.id !== 'string' || o.id === '') continue;
           if (!(await auth.authorizer.may(p, o))) {
             throw new GfError(AuthErrors.GF_AUTH_NOT_FOUND, `no ${o.kind} '${o.id}' that ${p.role} '${p.partyId}' may act on`, { data: { kind: o.kind, id: o.id } });
           }

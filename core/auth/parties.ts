@@ -283,10 +283,14 @@ export class PartiesService implements Authorizer {
     return this.loading;
   }
 
-  private async view(): Promise<Snapshot> {
+  /** The current view without waiting when it is fresh (the per-request path), else after a reload. */
+  private fresh(): Snapshot | undefined {
     const s = this.snap;
-    if (s && Date.now() - s.at < this.opts.refreshMs) return s;
-    return this.refresh();
+    return s && Date.now() - s.at < this.opts.refreshMs ? s : undefined;
+  }
+
+  private async view(): Promise<Snapshot> {
+    return this.fresh() ?? this.refresh();
   }
 
   /** After a write: the view is rebuilt and every cached token re-checked. */
@@ -315,7 +319,7 @@ export class PartiesService implements Authorizer {
   private async verifyBearer(tokenText: string, ctx: Context): Promise<Principal> {
     const hit = this.verified.get(tokenText);
     if (hit && hit.expMs > Date.now()) {
-      const s = await this.view();
+      const s = this.fresh() ?? (await this.refresh());
       if (!s.revoked.has(hit.p.credentialId) && s.parties.get(hit.p.partyId)?.disabled === false) return hit.p;
     }
     let payload: JWTPayload;
@@ -380,7 +384,7 @@ export class PartiesService implements Authorizer {
 
   async may(p: Principal, o: ObjectRef): Promise<boolean> {
     if (p.role === 'operator') return true;
-    const s = await this.view();
+    const s = this.fresh() ?? (await this.refresh());
     const owner = s.owner.get(`${o.kind}:${o.id}`);
     if (owner === undefined) return false;
     if (owner === p.partyId) return true;

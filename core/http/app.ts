@@ -102,8 +102,8 @@ export function createHttpApp(opts: HttpAppOptions): HttpApp {
   const tokens = (opts.apiTokens ?? []).map((t) => Buffer.from(t));
   // The caller is resolved at most once per request, and only when a rule asks.
   async function resolvePrincipal(ctx: Context): Promise<Principal | undefined> {
-    const bearer = /^Bearer (.+)$/.exec(ctx.get('authorization'))?.[1];
-    if (bearer !== undefined && tokens.length > 0) {
+    const bearer = tokens.length > 0 ? /^Bearer (.+)$/.exec(ctx.get('authorization'))?.[1] : undefined;
+    if (bearer !== undefined) {
       const given = Buffer.from(bearer);
       if (tokens.some((t) => t.length === given.length && timingSafeEqual(t, given))) return { partyId: 'operator', role: 'operator', via: 'api-token', credentialId: 'server.apiTokens' };
     }

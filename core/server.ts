@@ -36,6 +36,22 @@ export interface RunningServer {
 }
 
 /**
+ * The listener's timeouts, set deliberately (Node's defaults let a slow body hold a connection for 300 s):
+ * headers and whole-request deadlines (408 and closed), checked often enough to be near their value, and the
+ * idle keep-alive time. Node closes an idle socket 1 s after the `Keep-Alive: timeout` it announces, and its
+ * client agent and undici drop theirs 1 s before it, so a client that honours the announcement never reuses a
+ * socket the server is closing.
+ */
+export function serverOptions(s: GridflexConfig['server']): http.ServerOptions {
+  return {
+    headersTimeout: s.headersTimeoutMs,
+    requestTimeout: s.requestTimeoutMs,
+    keepAliveTimeout: s.keepAliveTimeoutMs,
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(s.headersTimeoutMs, s.requestTimeoutMs) / 4))),
+  };
+}
+
+/**
  * Boots gridflex: opens the port first (liveness during boot), then plans, registers and starts the
  * plugins, mounts their routes and turns ready. A boot failure closes everything and rethrows.
  */
@@ -81,8 +97,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     pluginStatus: () => host.status(),
     readinessChecks: () => host.readiness(),
   });
-  const server = http.createServer(app.app.callback());
-  server.keepAliveTimeout = 5_000;
+  const server = http.createServer(serverOptions(config.server), app.app.callback());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.server.port, config.server.host, () => {

@@ -21,6 +21,9 @@ export interface GridflexConfig {
     bodyLimitBytes: number;
     shutdownTimeoutMs: number;
     startTimeoutMs: number;
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
     apiTokens: string[];
     metricsAccess: 'operator' | 'public';
   };
@@ -45,6 +48,27 @@ export const rootConfigSchema = {
         bodyLimitBytes: { type: 'integer', minimum: 1024, default: 1048576, description: 'Largest request body accepted (413 beyond).' },
         shutdownTimeoutMs: { type: 'integer', minimum: 0, default: 10000, description: 'How long in-flight requests may take to finish on shutdown.' },
         startTimeoutMs: { type: 'integer', minimum: 1, default: 30000, description: 'How long each plugin start may take.' },
+        headersTimeoutMs: {
+          type: 'integer',
+          minimum: 100,
+          maximum: 600000,
+          default: 10000,
+          description: 'How long a client may take to send a request line and headers; then 408 and the connection is closed (slow-header clients).',
+        },
+        requestTimeoutMs: {
+          type: 'integer',
+          minimum: 100,
+          maximum: 3600000,
+          default: 30000,
+          description: 'How long a client may take to send a whole request, body included; then 408 and closed (slow bodies). Not the time a route takes to answer. At least headersTimeoutMs.',
+        },
+        keepAliveTimeoutMs: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 600000,
+          default: 5000,
+          description: 'How long an idle keep-alive connection is kept; announced as Keep-Alive: timeout=<s>, closed 1 s later so clients that honour the announcement close first. 0: close after each response.',
+        },
         apiTokens: {
           type: 'array',
           default: [],
@@ -130,6 +154,10 @@ export function loadConfig(opts: LoadOptions = {}): LoadResult {
   if (opts.overrides?.host !== undefined) setPath(raw, ['server', 'host'], opts.overrides.host);
   if (opts.overrides?.dataDir !== undefined) setPath(raw, ['dataDir'], opts.overrides.dataDir);
   violations.push(...validateWithSchema(rootConfigSchema, raw, ''));
+  const srv = (raw as { server?: { headersTimeoutMs?: number; requestTimeoutMs?: number } }).server;
+  if (violations.length === 0 && srv && srv.headersTimeoutMs! > srv.requestTimeoutMs!) {
+    violations.push({ path: 'server.requestTimeoutMs', message: `must be at least server.headersTimeoutMs (${srv.headersTimeoutMs})` });
+  }
   const config = raw as unknown as GridflexConfig;
   if (violations.length === 0) {
     const base = file ? path.dirname(path.resolve(cwd, file)) : cwd;

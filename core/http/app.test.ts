@@ -243,6 +243,25 @@ describe('HTTP app', () => {
   });
 });
 
+describe('HTTP app readiness probes', () => {
+  it('logs "not ready" once at info while booting, not an error with a stack per probe (issue 25 #10)', async () => {
+    const s = await start();
+    try {
+      for (let i = 0; i < 5; i++) await problem(await fetch(`${s.base}/ready`), 503, 'GF_HTTP_NOT_READY');
+      const problems = s.lines.filter((l) => l.code === 'GF_HTTP_NOT_READY');
+      assert.equal(problems.length, 1, JSON.stringify(problems));
+      assert.equal(problems[0]!.level, 30);
+      assert.equal(problems[0]!.err, undefined, 'no stack trace');
+      assert.equal(s.lines.filter((l) => (l.level as number) >= 50).length, 0, 'nothing at error level');
+      assert.equal(s.lines.filter((l) => l.msg === 'request' && l.status === 503).length, 5, 'each probe still has its access line');
+      await s.boot();
+      assert.equal((await fetch(`${s.base}/ready`)).status, 200);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('HTTP app readiness checks', () => {
   it('is not ready while a plugin readiness check fails, and names it', async () => {
     const s = await start({ failReadiness: true });

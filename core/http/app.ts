@@ -58,6 +58,8 @@ export function createHttpApp(opts: HttpAppOptions): HttpApp {
   // Errors are logged once by our middleware, with the reference id.
   app.silent = true;
   let phase: Phase = 'starting';
+  /** The last "not ready" or "shutting down" refusal logged, so a probe loop logs it once. */
+  let lastUnavailable: string | undefined;
   let pluginMiddleware: Middleware | undefined;
   const started = Date.now();
 
@@ -87,7 +89,16 @@ export function createHttpApp(opts: HttpAppOptions): HttpApp {
     } catch (err) {
       const problem = toProblem(err, ctx.path, ctx.state.requestId);
       const line = { reqId: ctx.state.requestId, referenceId: problem.referenceId, code: problem.code, status: problem.status };
-      if (problem.status >= 500) opts.log.error({ ...line, err }, problem.detail);
+      if (problem.code === KernelErrors.GF_HTTP_NOT_READY || problem.code === KernelErrors.GF_HTTP_SHUTTING_DOWN) {
+        // Expected while booting or stopping, and probed every few seconds: said once (again when it changes),
+        // at info, without a stack; a readiness check failing on a ready server is a warning.
+        const said = `${problem.code} ${problem.detail}`;
+        if (said !== lastUnavailable) {
+          lastUnavailable = said;
+          if (phase === 'ready') opts.log.warn(line, problem.detail);
+          else opts.log.info(line, problem.detail);
+        }
+      } else if (problem.status >= 500) opts.log.error({ ...line, err }, problem.detail);
       else opts.log.info(line, problem.detail);
       ctx.status = problem.status;
       ctx.type = PROBLEM_CONTENT_TYPE;
@@ -225,6 +236,7 @@ export function createHttpApp(opts: HttpAppOptions): HttpApp {
     routes: () => table,
     setPhase(p) {
       phase = p;
+      lastUnavailable = undefined;
     },
     phase: () => phase,
   };

@@ -102,7 +102,9 @@ export class Oadr2bVen {
 
   constructor(readonly opts: Oadr2bVenOptions) {
     const https = opts.vtnUrl.startsWith('https:');
-    this.agent = https ? new HttpsAgent({ keepAlive: true, maxSockets: 4, ...(opts.tls ? { cert: opts.tls.certPem, key: opts.tls.keyPem, ca: opts.tls.caPem } : {}), minVersion: 'TLSv1.2' }) : new HttpAgent({ keepAlive: true, maxSockets: 4 });
+    // With a timeout set, Node's agent honours the VTN's Keep-Alive: timeout (dropping an idle socket a second
+    // before it); without one it keeps sockets until it sees the server close them, and can write on one first.
+    this.agent = https ? new HttpsAgent({ keepAlive: true, maxSockets: 4, timeout: 60_000, ...(opts.tls ? { cert: opts.tls.certPem, key: opts.tls.keyPem, ca: opts.tls.caPem } : {}), minVersion: 'TLSv1.2' }) : new HttpAgent({ keepAlive: true, maxSockets: 4, timeout: 60_000 });
     this.identity = opts.tls ? { key: createPrivateKey(opts.tls.keyPem), cert: new X509Certificate(opts.tls.certPem) } : undefined;
     if (opts.sign && !this.identity) throw new Error('signing needs the VEN certificate and key (tls)');
     if (opts.secret !== undefined && opts.venName.includes(':')) throw new Error('a VEN name with a colon cannot carry HTTP Basic credentials');

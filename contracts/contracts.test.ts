@@ -165,6 +165,11 @@ describe('contracts on the embedded EVM', function () {
     let terms: Record<string, unknown>;
     let id: bigint;
     const day = (ts: number) => ts - (ts % 86400);
+    /** `t`, or just after the next UTC midnight when [t, t + len) would cross one (a signal lies within one day's window). */
+    const sameDay = (t: number, len: number) => (t % 86400) + len <= 86400 ? t : day(t) + 86400 + 60;
+    /** Until chain time passes `t` (plus a margin). */
+    const advancePast = async (t: number) => L().advanceTime(Math.max(0, t - (await L().chainTime())) + 100);
+    let e1End = 0;
 
     before(async () => {
       now = await L().chainTime();
@@ -215,7 +220,8 @@ describe('contracts on the embedded EVM', function () {
     });
 
     it('injectSignal: inside the agreement, the daily window and the flexibility limit; reserves the reward', async () => {
-      const start = now + 600;
+      const start = sameDay(now + 600, 3600);
+      e1End = start + 3600;
       await reverts(send('FlexibilityContract', 'injectSignal', [id, bytes32('e1'), start, start + 3600, 100, bytes32('s')], pro), 'NotParty');
       await reverts(send('FlexibilityContract', 'injectSignal', [id, bytes32('e1'), now - 100, now + 100, 100, bytes32('s')], agg), 'OutsideAgreement');
       await reverts(send('FlexibilityContract', 'injectSignal', [id, bytes32('e1'), start, start + 3600, 20_000, bytes32('s')], agg), 'TooMuchFlexibility');
@@ -244,7 +250,7 @@ describe('contracts on the embedded EVM', function () {
       await reverts(send('FlexibilityContract', 'postVerification', [id, bytes32('nope'), 9000, 0, 0, bytes32('ev')]), 'UnknownEvent');
       await reverts(send('FlexibilityContract', 'postVerification', [id, bytes32('e1'), 9000, 0, 0, bytes32('ev')]), 'EventNotOver');
       await reverts(send('FlexibilityContract', 'settle', [id, bytes32('e1')], pro), 'NotVerified');
-      await L().advanceTime(4300);
+      await advancePast(e1End);
       await send('FlexibilityContract', 'postVerification', [id, bytes32('e1'), 9000, 50_000, 41_000, bytes32('evidence')]);
       await reverts(send('FlexibilityContract', 'postVerification', [id, bytes32('e1'), 9000, 0, 0, bytes32('ev')]), 'AlreadyVerified');
     });
@@ -263,10 +269,10 @@ describe('contracts on the embedded EVM', function () {
     });
 
     it('a shortfall below the band costs a penalty from collateral, capped at the collateral', async () => {
-      const start = (await L().chainTime()) + 60;
+      const start = sameDay((await L().chainTime()) + 60, 600);
       await send('FlexibilityContract', 'injectSignal', [id, bytes32('e2'), start, start + 600, 10_000, bytes32('s2')], agg);
       await send('FlexibilityContract', 'injectSignal', [id, bytes32('e3'), start, start + 600, 10_000, bytes32('s3')], agg);
-      await L().advanceTime(700);
+      await advancePast(start + 600);
       await send('FlexibilityContract', 'postVerification', [id, bytes32('e2'), 5000, 0, 0, bytes32('ev')]);
       await send('FlexibilityContract', 'postVerification', [id, bytes32('e3'), 0, 0, 0, bytes32('ev')]);
       const pure = await call<{ reward: bigint; penalty: bigint }>('FlexibilityContract', 'outcome', [terms, 10_000, 5000]);

@@ -149,6 +149,9 @@ export const ref = {
   meter: (id: unknown): ObjectRef | undefined => (typeof id === 'string' ? { kind: 'meter', id } : undefined),
   device: (id: unknown): ObjectRef | undefined => (typeof id === 'string' ? { kind: 'device', id } : undefined),
   site: (id: unknown): ObjectRef | undefined => (typeof id === 'string' ? { kind: 'site', id } : undefined),
+  /** The meters a query names: every `meter` parameter, and the members of its `group` when `groups` are given. */
+  meters: (q: Record<string, unknown>, groups: Record<string, readonly string[]> = {}): (ObjectRef | undefined)[] =>
+    [...([] as unknown[]).concat(q.meter ?? []), ...(typeof q.group === 'string' ? (groups[q.group] ?? []) : [])].map(ref.meter),
 };
 
 /** One row of the route table. */

@@ -25,8 +25,7 @@ export function baselineRouter(deps: BaselineDeps): Router {
   r.get('/methods', access.signedIn(), (ctx) => {
     ctx.body = [...deps.methods().values()].map((m) => ({ id: m.id, version: m.version, rule: m.rule }));
   });
-  const meters = (q: Record<string, unknown>, groups: Record<string, string[]>) => [...([] as unknown[]).concat(q.meter ?? []), ...(typeof q.group === 'string' ? (groups[q.group] ?? []) : [])].map(ref.meter);
-  const own = { owns: (ctx: { query: Record<string, unknown> }) => meters(ctx.query, deps.groups), owner: 'the meters (and groups) asked for are its own or its portfolio\'s' };
+  const own = { owns: (ctx: { query: Record<string, unknown> }) => ref.meters(ctx.query, deps.groups), owner: 'the meters (and groups) asked for are its own or its portfolio\'s' };
   r.get('/', access.roles(['aggregator', 'prosumer', 'dso'], own), async (ctx) => {
     const q = ctx.query;
     const known = ['meter', 'group', 'aggregate', 'date', 'window', 'method', 'resolution', 'eventDays'];

@@ -34,8 +34,7 @@ export function forecastRequest(q: Record<string, string | string[] | undefined>
 /** `/api/forecasts`: on-demand forecasts, the models, and the latest scheduled ones. */
 export function forecastRouter(service: () => ForecastService, storage: () => Storage, groups: Record<string, string[]>, defaultModel: string, models: () => { id: string; version: string; description: string }[]): Router {
   const r = new Router();
-  const meters = (q: Record<string, unknown>, groups: Record<string, string[]>) => [...([] as unknown[]).concat(q.meter ?? []), ...(typeof q.group === 'string' ? (groups[q.group] ?? []) : [])].map(ref.meter);
-  const own = { owns: (ctx: { query: Record<string, unknown> }) => meters(ctx.query, groups), owner: 'the meters (and groups) asked for are its own or its portfolio\'s' };
+  const own = { owns: (ctx: { query: Record<string, unknown> }) => ref.meters(ctx.query, groups), owner: 'the meters (and groups) asked for are its own or its portfolio\'s' };
   r.get('/', access.roles(['aggregator', 'prosumer', 'dso'], own), async (ctx) => {
     ctx.body = await service().forecast(forecastRequest(ctx.query, groups, defaultModel, Date.now()));
   });

@@ -70,7 +70,7 @@ export function readingsRouter(storage: () => Storage): Router {
       .map((x) => ({ meterId: x.meterId, quantity: x.quantity, resolutionS: x.resolutionS, unit: x.unit }))
       .sort((a, b) => a.meterId.localeCompare(b.meterId, 'en', { numeric: true }) || a.quantity.localeCompare(b.quantity) || a.resolutionS - b.resolutionS);
   });
-  const own = { owns: (c: RuleContext) => ([] as unknown[]).concat(c.query.meter ?? []).map(ref.meter), owner: 'every meter asked for is at its own site, or its portfolio\'s' };
+  const own = { owns: (c: RuleContext) => ref.meters(c.query), owner: 'every meter asked for is at its own site, or its portfolio\'s' };
   r.get('/', access.roles(['aggregator', 'prosumer'], own), async (ctx) => {
     const q = ctx.query;
     for (const k of Object.keys(q)) {

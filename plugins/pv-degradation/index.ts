@@ -46,7 +46,7 @@ export const pvDegradationPlugin = definePlugin({
     for (const r of rows) rates.set(r.meter_id, Number(r.rate_pct_per_year));
     const r = new Router();
     const groups = ctx.config.groups as Record<string, string[]>;
-    const own = { owns: (c: { query: Record<string, unknown> }) => [...([] as unknown[]).concat(c.query.meter ?? []), ...(typeof c.query.group === 'string' ? (groups[c.query.group] ?? []) : [])].map(ref.meter), owner: 'the meters (and groups) asked for are its own or its portfolio\'s' };
+    const own = { owns: (c: { query: Record<string, unknown> }) => ref.meters(c.query, groups), owner: 'the meters (and groups) asked for are its own or its portfolio\'s' };
     r.get('/', access.roles(['aggregator', 'prosumer'], own), async (http) => {
       const q = http.query;
       for (const k of Object.keys(q)) {
